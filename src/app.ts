@@ -1,0 +1,102 @@
+// buildApp(config) assembles the service from its plugins, in order. Importing this module does
+// nothing; only server.ts listens.
+import { STATUS_CODES } from 'node:http'
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { MemoryStore } from './chat/memory-store.js'
+import type { HandlerHooks } from './chat/socket-handlers.js'
+import type { ChatStore } from './chat/store.js'
+import type { Config } from './config.js'
+import { ChatError, errorTable, type HttpErrorCode } from './errors.js'
+import authPlugin from './plugins/auth.js'
+import healthPlugin from './plugins/health.js'
+import securityPlugin from './plugins/security.js'
+import socketPlugin from './plugins/socket-io.js'
+import staticClientPlugin from './plugins/static-client.js'
+import roomRoutes from './routes/rooms.js'
+import sessionRoutes from './routes/session.js'
+
+export interface BuildOptions {
+  /** Fastify's logger option; defaults to pino at the configured level. */
+  logger?: FastifyServerOptions['logger']
+  /** Extra handler hooks (tests observe events through them). */
+  hooks?: Partial<HandlerHooks>
+  store?: ChatStore
+}
+
+/** The HTTP status of a Fastify or library error, mapped to the service's own codes. */
+const codeByStatus: Record<number, HttpErrorCode> = {
+  400: 'INVALID_PAYLOAD',
+  401: 'UNAUTHORIZED',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  503: 'UNAVAILABLE'
+}
+
+function errorReply(statusCode: number, code: string, message: string) {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token'], censor: '[redacted]' }
+  }
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config),
+    // Readiness and the Socket.IO drain say "closing" in their own words; routes keep answering.
+    return503OnClosing: false,
+    bodyLimit: 16 * 1024
+  })
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+
+  app.setErrorHandler(function handleError(err: FastifyError | ChatError, request, reply) {
+    if (err instanceof ChatError) {
+      return reply.code(err.statusCode).send(errorReply(err.statusCode, err.code, err.message))
+    }
+    const status = err.validation ? 400 : (err.statusCode ?? 500)
+    if (status >= 500 || status < 400) {
+      request.log.error({ err }, 'request failed')
+      return reply.code(500).send(errorReply(500, 'INTERNAL', errorTable.INTERNAL.message))
+    }
+    const code = codeByStatus[status] ?? err.code
+    return reply.code(status).send(errorReply(status, code, err.message))
+  })
+  app.setNotFoundHandler(function notFound(request, reply) {
+    return reply.code(404).send(errorReply(404, 'NOT_FOUND', `Route ${request.method}:${request.url.slice(0, 200)} not found`))
+  })
+
+  if (config.jwtSecretGenerated) {
+    app.log.warn('JWT_SECRET is not set: using a random secret for this process (fine for one node, wrong for several)')
+  }
+  const store = options.store ?? new MemoryStore(config.historyLimit)
+  app.addHook('onClose', async function closeStore() {
+    await store.close()
+  })
+
+  await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
+  await app.register(authPlugin, { secret: config.jwtSecret, ttlSeconds: config.tokenTtlSeconds })
+  await app.register(healthPlugin, { pingStore: () => store.ping() })
+  await app.register(socketPlugin, {
+    store,
+    corsOrigins: config.corsOrigins,
+    maxFrameBytes: config.maxFrameBytes,
+    maxMessageLength: config.maxMessageLength,
+    messageRatePerSec: config.messageRatePerSec,
+    messageBurst: config.messageBurst,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
+    // The drain waits twice (acknowledgements, then closing connections), each at most 40% of
+    // the grace period, which leaves a fifth of it for closing the rest and exiting.
+    drainTimeoutMs: Math.floor(config.shutdownGraceMs * 0.4),
+    hooks: options.hooks
+  })
+  await app.register(sessionRoutes, { guestSessions: config.guestSessions })
+  await app.register(roomRoutes)
+  await app.register(staticClientPlugin)
+  return app
+}

@@ -1,0 +1,169 @@
+// The chat domain: what joining, leaving, sending, paging history and typing mean. It knows
+// Socket.IO (rooms and broadcasts are the chat's own vocabulary) but nothing of Fastify.
+import type { Server, Socket } from 'socket.io'
+import { ChatError } from '../errors.js'
+import type {
+  ClientToServerEvents,
+  EmptyResult,
+  HistoryPayload,
+  HistoryResult,
+  InterServerEvents,
+  JoinPayload,
+  JoinResult,
+  LeavePayload,
+  Member,
+  SendPayload,
+  SendResult,
+  ServerToClientEvents,
+  TypingPayload
+} from './protocol.js'
+import { DEFAULT_PAGE_SIZE } from './protocol.js'
+import { TokenBucket } from './rate-limiter.js'
+import type { ChatStore } from './store.js'
+
+export interface SocketData {
+  user: Member
+  /** Chat rooms this socket joined (Socket.IO's own `socket.rooms` is gone by `disconnect`). */
+  rooms: Set<string>
+  bucket: TokenBucket
+}
+
+export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
+export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
+
+export interface ChatServiceOptions {
+  messageRatePerSec: number
+  messageBurst: number
+  maxConnectionsPerUser: number
+  maxRoomsPerConnection?: number
+}
+
+/** Every socket of a user also sits in this Socket.IO room, so "the others" can exclude them all.
+ * Chat room names cannot contain ':', so the two never collide. */
+export function userRoom(userId: string): string {
+  return `user:${userId}`
+}
+
+export class ChatService {
+  private readonly connectionsByUser = new Map<string, number>()
+  private readonly maxRooms: number
+
+  constructor(
+    private readonly io: ChatServer,
+    readonly store: ChatStore,
+    private readonly options: ChatServiceOptions
+  ) {
+    this.maxRooms = options.maxRoomsPerConnection ?? 100
+  }
+
+  /** Whether `user` may open one more connection on this node. */
+  hasConnectionRoom(userId: string): boolean {
+    return (this.connectionsByUser.get(userId) ?? 0) < this.options.maxConnectionsPerUser
+  }
+
+  connectionsOf(userId: string): number {
+    return this.connectionsByUser.get(userId) ?? 0
+  }
+
+  /** Sets up a socket that passed authentication; `socket.data.user` is set. */
+  connected(socket: ChatSocket): void {
+    const { user } = socket.data
+    socket.data.rooms = new Set()
+    socket.data.bucket = new TokenBucket(this.options.messageRatePerSec, this.options.messageBurst)
+    this.connectionsByUser.set(user.id, this.connectionsOf(user.id) + 1)
+    void socket.join(userRoom(user.id))
+  }
+
+  async disconnected(socket: ChatSocket): Promise<void> {
+    const { user, rooms } = socket.data
+    const left = this.connectionsOf(user.id) - 1
+    if (left > 0) this.connectionsByUser.set(user.id, left)
+    else this.connectionsByUser.delete(user.id)
+    await Promise.all([...rooms].map((room) => this.forget(socket, room)))
+  }
+
+  /** Rate limit for `message:send` and `typing`: throws RATE_LIMITED when the bucket is empty. */
+  throttle(socket: ChatSocket): void {
+    const wait = socket.data.bucket.take()
+    if (wait > 0) throw new ChatError('RATE_LIMITED', `Too many messages; retry in ${wait} ms`, wait)
+  }
+
+  async join(socket: ChatSocket, { room, since }: JoinPayload): Promise<JoinResult> {
+    const { user, rooms } = socket.data
+    if (!rooms.has(room) && rooms.size >= this.maxRooms) {
+      throw new ChatError('INVALID_PAYLOAD', `A connection may join at most ${this.maxRooms} rooms`)
+    }
+    // Join the broadcast before reading history, so nothing falls between the two: a message
+    // stored meanwhile arrives both ways and clients de-duplicate by seq.
+    const rejoin = rooms.has(room)
+    rooms.add(room)
+    try {
+      await socket.join(room)
+      const first = await this.store.addPresence(room, user, socket.id)
+      if (first) socket.to(room).emit('presence', { room, user, status: 'joined' })
+    } catch (err) {
+      if (!rejoin) {
+        rooms.delete(room)
+        await socket.leave(room)
+      }
+      throw err
+    }
+    // The socket may have gone while the store answered; its cleanup may have run already.
+    if (!socket.connected) {
+      await this.forget(socket, room)
+      throw new ChatError('UNAVAILABLE', 'The connection closed during the join')
+    }
+    const [members, history] = await Promise.all([
+      this.store.members(room),
+      since === undefined
+        ? this.store.latest(room, DEFAULT_PAGE_SIZE).then((messages) => ({ messages, recovered: true }))
+        : this.store.since(room, since)
+    ])
+    return { room, members, messages: history.messages, recovered: history.recovered }
+  }
+
+  async leave(socket: ChatSocket, { room }: LeavePayload): Promise<EmptyResult> {
+    if (socket.data.rooms.has(room)) {
+      socket.data.rooms.delete(room)
+      await socket.leave(room)
+      await this.forget(socket, room)
+    }
+    return {}
+  }
+
+  private async forget(socket: ChatSocket, room: string): Promise<void> {
+    const { user } = socket.data
+    const last = await this.store.removePresence(room, user.id, socket.id)
+    if (last) this.io.to(room).emit('presence', { room, user, status: 'left' })
+  }
+
+  private requireJoined(socket: ChatSocket, room: string): void {
+    if (!socket.data.rooms.has(room)) throw new ChatError('NOT_IN_ROOM', `Join ${room} first`)
+  }
+
+  async send(socket: ChatSocket, { room, text, clientId }: SendPayload): Promise<SendResult> {
+    this.requireJoined(socket, room)
+    const { message, duplicate } = await this.store.append({
+      room,
+      user: socket.data.user,
+      text,
+      clientId,
+      ts: Date.now()
+    })
+    if (!duplicate) this.io.to(room).emit('message', message)
+    return { message }
+  }
+
+  async history(socket: ChatSocket, { room, before, after, limit }: HistoryPayload): Promise<HistoryResult> {
+    this.requireJoined(socket, room)
+    const messages = await this.store.page(room, { before, after, limit: limit ?? DEFAULT_PAGE_SIZE })
+    return { messages }
+  }
+
+  async typing(socket: ChatSocket, { room, typing }: TypingPayload): Promise<EmptyResult> {
+    this.requireJoined(socket, room)
+    const { user } = socket.data
+    socket.to(room).except(userRoom(user.id)).emit('typing', { room, user, typing })
+    return {}
+  }
+}

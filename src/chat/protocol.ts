@@ -1,0 +1,131 @@
+// The Socket.IO contract in one place: payload schemas (TypeBox, so the TypeScript types are
+// derived from the same source as the runtime checks), shapes and the typed event maps shared
+// by the server, the web client, the tests and the benchmark.
+import Type, { type Static } from 'typebox'
+
+export const ROOM_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
+export const CLIENT_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$'
+/** Messages returned by `room:join` without `since`, and `room:history` without `limit`. */
+export const DEFAULT_PAGE_SIZE = 50
+export const MAX_PAGE_SIZE = 200
+
+export const ErrorCode = {
+  INVALID_PAYLOAD: 'INVALID_PAYLOAD',
+  NOT_IN_ROOM: 'NOT_IN_ROOM',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS'
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+const RoomName = Type.String({ pattern: ROOM_NAME_PATTERN })
+const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+const strict = { additionalProperties: false } as const
+
+export const JoinPayload = Type.Object({ room: RoomName, since: Type.Optional(Seq) }, strict)
+export const LeavePayload = Type.Object({ room: RoomName }, strict)
+export const HistoryPayload = Type.Object(
+  {
+    room: RoomName,
+    before: Type.Optional(Seq),
+    after: Type.Optional(Seq),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE }))
+  },
+  strict
+)
+export const TypingPayload = Type.Object({ room: RoomName, typing: Type.Boolean() }, strict)
+
+/** The text limit is configuration, so this schema is built at boot. */
+export function sendPayloadSchema(maxMessageLength: number) {
+  return Type.Object(
+    {
+      room: RoomName,
+      // maxLength counts Unicode code points: an emoji is one character, as a person counts it.
+      text: Type.String({ minLength: 1, maxLength: maxMessageLength, pattern: '\\S' }),
+      clientId: Type.Optional(Type.String({ pattern: CLIENT_ID_PATTERN }))
+    },
+    strict
+  )
+}
+
+export type JoinPayload = Static<typeof JoinPayload>
+export type LeavePayload = Static<typeof LeavePayload>
+export type HistoryPayload = Static<typeof HistoryPayload>
+export type TypingPayload = Static<typeof TypingPayload>
+export type SendPayload = Static<ReturnType<typeof sendPayloadSchema>>
+
+export interface Member {
+  id: string
+  name: string
+}
+
+export interface Message {
+  id: string
+  room: string
+  seq: number
+  user: Member
+  text: string
+  ts: number
+  clientId?: string
+}
+
+export interface ErrorBody {
+  code: ErrorCode
+  message: string
+  retryAfterMs?: number
+}
+
+export type Ack<T> = (response: ({ ok: true } & T) | { ok: false; error: ErrorBody }) => void
+
+export interface JoinResult {
+  room: string
+  members: Member[]
+  messages: Message[]
+  recovered: boolean
+}
+export type EmptyResult = {}
+export interface SendResult {
+  message: Message
+}
+export interface HistoryResult {
+  messages: Message[]
+}
+
+export interface ClientToServerEvents {
+  'room:join': (payload: JoinPayload, ack?: Ack<JoinResult>) => void
+  'room:leave': (payload: LeavePayload, ack?: Ack<EmptyResult>) => void
+  'message:send': (payload: SendPayload, ack?: Ack<SendResult>) => void
+  'room:history': (payload: HistoryPayload, ack?: Ack<HistoryResult>) => void
+  typing: (payload: TypingPayload, ack?: Ack<EmptyResult>) => void
+}
+
+export interface PresenceEvent {
+  room: string
+  user: Member
+  status: 'joined' | 'left'
+}
+export interface TypingEvent {
+  room: string
+  user: Member
+  typing: boolean
+}
+export interface ChatErrorEvent {
+  event: string
+  code: ErrorCode
+  message: string
+  retryAfterMs?: number
+}
+
+export interface ServerToClientEvents {
+  message: (message: Message) => void
+  messages: (messages: Message[]) => void
+  presence: (event: PresenceEvent) => void
+  typing: (event: TypingEvent) => void
+  'chat:error': (event: ChatErrorEvent) => void
+}
+
+export interface InterServerEvents {}
+
+export type ClientEventName = keyof ClientToServerEvents

@@ -1,0 +1,151 @@
+// Every client event goes through one wrapper: schema check, rate limit, the chat service, then
+// exactly one answer (the acknowledgement, or `chat:error` when the client gave no callback).
+// Metrics and tracing hang on the hooks here rather than in each handler.
+import { Compile } from 'typebox/compile'
+import type { TSchema } from 'typebox'
+import { ChatError } from '../errors.js'
+import type { ChatService, ChatSocket } from './chat-service.js'
+import {
+  type ClientEventName,
+  type ErrorBody,
+  type ErrorCode,
+  HistoryPayload,
+  JoinPayload,
+  LeavePayload,
+  TypingPayload,
+  sendPayloadSchema
+} from './protocol.js'
+
+export interface HandlerHooks {
+  /** Once per handled event, with its error code when it failed. */
+  onEventDone?(event: ClientEventName, startedAt: number, code: ErrorCode | undefined): void
+  onUnknownEvent?(event: string): void
+  /** An unexpected failure: logged by the caller, answered to the client as INTERNAL. */
+  onInternalError(event: ClientEventName, err: unknown): void
+}
+
+/** Counts events being handled, so a drain can wait for their acknowledgements. */
+export class InflightGate {
+  private count = 0
+  private waiters: Array<() => void> = []
+  draining = false
+
+  get inflight(): number {
+    return this.count
+  }
+
+  enter(): void {
+    this.count++
+  }
+
+  leave(): void {
+    if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake()
+  }
+
+  /** Refuses new events from now on; resolves once the in-flight ones are answered or after
+   * `timeoutMs`, whichever comes first. */
+  drain(timeoutMs: number): Promise<void> {
+    this.draining = true
+    if (this.count === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs)
+      timer.unref()
+      this.waiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+}
+
+const MAX_ERROR_DETAIL = 200
+
+type Handler = (socket: ChatSocket, payload: never) => Promise<object>
+
+interface Route {
+  check: (value: unknown) => boolean
+  describe: (value: unknown) => string
+  rateLimited: boolean
+  run: Handler
+}
+
+function route(schema: TSchema, run: Handler, rateLimited = false): Route {
+  const validator = Compile(schema)
+  return {
+    check: (value) => validator.Check(value),
+    describe(value) {
+      const [first] = validator.Errors(value)
+      const detail = first ? `${first.instancePath || 'payload'} ${first.message}` : 'payload is invalid'
+      return detail.length > MAX_ERROR_DETAIL ? `${detail.slice(0, MAX_ERROR_DETAIL)}…` : detail
+    },
+    rateLimited,
+    run
+  }
+}
+
+export function createSocketHandlers(
+  service: ChatService,
+  options: { maxMessageLength: number; gate: InflightGate; hooks: HandlerHooks }
+): (socket: ChatSocket) => void {
+  const { gate, hooks } = options
+  const routes: Record<ClientEventName, Route> = {
+    'room:join': route(JoinPayload, (s, p) => service.join(s, p)),
+    'room:leave': route(LeavePayload, (s, p) => service.leave(s, p)),
+    'message:send': route(sendPayloadSchema(options.maxMessageLength), (s, p) => service.send(s, p), true),
+    'room:history': route(HistoryPayload, (s, p) => service.history(s, p)),
+    typing: route(TypingPayload, (s, p) => service.typing(s, p), true)
+  }
+  const known = new Set<string>(Object.keys(routes))
+
+  async function dispatch(socket: ChatSocket, r: Route, payload: unknown): Promise<object> {
+    if (gate.draining) throw new ChatError('UNAVAILABLE', 'The server is restarting; retry shortly')
+    if (!r.check(payload)) throw new ChatError('INVALID_PAYLOAD', r.describe(payload))
+    if (r.rateLimited) service.throttle(socket)
+    return r.run(socket, payload as never)
+  }
+
+  function errorBody(event: ClientEventName, err: unknown): ErrorBody {
+    if (err instanceof ChatError) {
+      const body: ErrorBody = { code: err.code as ErrorCode, message: err.message }
+      if (err.retryAfterMs !== undefined) body.retryAfterMs = err.retryAfterMs
+      return body
+    }
+    hooks.onInternalError(event, err)
+    return { code: 'INTERNAL', message: 'Internal server error' }
+  }
+
+  function listen(socket: ChatSocket, event: ClientEventName, r: Route): void {
+    const listener = (...args: unknown[]): void => {
+      const startedAt = performance.now()
+      const last = args[args.length - 1]
+      let ack = typeof last === 'function' ? (last as (response: unknown) => void) : undefined
+      const payload = ack !== undefined && args.length === 1 ? undefined : args[0]
+      gate.enter()
+      dispatch(socket, r, payload).then(
+        (result) => {
+          hooks.onEventDone?.(event, startedAt, undefined)
+          ack?.({ ok: true, ...result })
+          ack = undefined
+        },
+        (err: unknown) => {
+          const error = errorBody(event, err)
+          hooks.onEventDone?.(event, startedAt, error.code)
+          if (ack !== undefined) ack({ ok: false, error })
+          else socket.emit('chat:error', { event, ...error })
+          ack = undefined
+        }
+      )
+        // A throwing hook must never become an unhandled rejection that takes the process down.
+        .catch((err: unknown) => hooks.onInternalError(event, err))
+        .finally(() => gate.leave())
+    }
+    ;(socket as unknown as NodeJS.EventEmitter).on(event, listener)
+  }
+
+  return function attach(socket: ChatSocket): void {
+    for (const [event, r] of Object.entries(routes) as Array<[ClientEventName, Route]>) listen(socket, event, r)
+    socket.onAny((event: unknown) => {
+      if (typeof event !== 'string' || !known.has(event)) hooks.onUnknownEvent?.(String(event))
+    })
+  }
+}

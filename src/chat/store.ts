@@ -1,0 +1,55 @@
+// The seam that turns one node into many: the chat service talks to this interface only, and the
+// memory store (one node) and the Redis store (a cluster) both pass one contract test suite.
+import type { Member, Message } from './protocol.js'
+
+export interface AppendInput {
+  room: string
+  user: Member
+  text: string
+  clientId?: string
+  ts: number
+}
+
+export interface AppendResult {
+  message: Message
+  /** True when `clientId` was already used by this user in this room: nothing new was stored. */
+  duplicate: boolean
+}
+
+export interface SinceResult {
+  messages: Message[]
+  /** False when messages after `since` were already trimmed, or `since` is unknown to the room. */
+  recovered: boolean
+}
+
+export interface RoomSummary {
+  name: string
+  members: number
+}
+
+export interface ChatStore {
+  /**
+   * One atomic step: the room's next `seq`, the history append and trim, and de-duplication of
+   * a retried `clientId` (per user and room, for as long as the first message is in history).
+   */
+  append(input: AppendInput): Promise<AppendResult>
+  /** The newest `limit` messages, in seq order. */
+  latest(room: string, limit: number): Promise<Message[]>
+  /** Every retained message with seq > `since`, in seq order. */
+  since(room: string, since: number): Promise<SinceResult>
+  /** Messages with after < seq < before, in seq order: the `limit` oldest when only `after` is
+   * given, otherwise the `limit` newest. */
+  page(room: string, range: { before?: number; after?: number; limit: number }): Promise<Message[]>
+
+  /** Counts a socket of `user` in `room`; true when it is the user's first there. */
+  addPresence(room: string, user: Member, socketId: string): Promise<boolean>
+  /** Forgets a socket of `user` in `room`; true when it was the user's last there. */
+  removePresence(room: string, userId: string, socketId: string): Promise<boolean>
+  members(room: string): Promise<Member[]>
+  /** Rooms with members, busiest first. */
+  rooms(): Promise<RoomSummary[]>
+
+  /** Resolves when the store can serve; rejects when it cannot (readiness). */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

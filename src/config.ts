@@ -1,0 +1,139 @@
+// The only reader of process.env. Every variable is parsed and checked once, here, so the rest
+// of the code gets one typed object and a bad value stops the boot with a line naming it.
+import { randomBytes } from 'node:crypto'
+
+export interface Config {
+  port: number
+  host: string
+  logLevel: string
+  redisUrl: string | undefined
+  jwtSecret: string
+  /** True when JWT_SECRET was unset and a per-process secret was generated. */
+  jwtSecretGenerated: boolean
+  tokenTtlSeconds: number
+  guestSessions: boolean
+  corsOrigins: string[] | undefined
+  historyLimit: number
+  maxMessageLength: number
+  /** Largest Socket.IO frame accepted; a bigger one closes that connection only. */
+  maxFrameBytes: number
+  messageRatePerSec: number
+  messageBurst: number
+  maxConnectionsPerUser: number
+  metricsToken: string | undefined
+  shutdownGraceMs: number
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string
+  ) {
+    super(`invalid configuration: ${variable} ${detail}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim()
+  return value === undefined || value === '' ? undefined : value
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name)
+  if (raw === undefined) return fallback
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got ${JSON.stringify(raw)}`)
+  const value = Number(raw)
+  if (value < min || value > max) {
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`)
+  }
+  return value
+}
+
+function number(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name)
+  if (raw === undefined) return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value)) throw new ConfigError(name, `must be a number, got ${JSON.stringify(raw)}`)
+  if (value < min || value > max) {
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`)
+  }
+  return value
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase()
+  if (raw === undefined) return fallback
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true
+  if (['false', '0', 'no', 'off'].includes(raw)) return false
+  throw new ConfigError(name, `must be true or false, got ${JSON.stringify(raw)}`)
+}
+
+function origins(env: Env, name: string): string[] | undefined {
+  const raw = read(env, name)
+  if (raw === undefined) return undefined
+  return raw.split(',').map((entry) => {
+    const origin = entry.trim()
+    let url: URL
+    try {
+      url = new URL(origin)
+    } catch {
+      throw new ConfigError(name, `has an entry that is not an origin: ${JSON.stringify(origin)}`)
+    }
+    if (url.origin !== origin.replace(/\/$/, '') || !/^https?:$/.test(url.protocol)) {
+      throw new ConfigError(name, `entries must look like https://chat.example.com, got ${JSON.stringify(origin)}`)
+    }
+    return url.origin
+  })
+}
+
+function redisUrl(env: Env, name: string): string | undefined {
+  const raw = read(env, name)
+  if (raw === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(name, 'must be a URL such as redis://localhost:6379')
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(name, `must start with redis:// or rediss://, got ${url.protocol}//`)
+  }
+  return raw
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const logLevel = read(env, 'LOG_LEVEL')?.toLowerCase() ?? 'info'
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
+  }
+  const secret = read(env, 'JWT_SECRET')
+  if (secret !== undefined && Buffer.byteLength(secret) < 32) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes long (HS256 needs a strong secret)')
+  }
+  const maxMessageLength = int(env, 'MAX_MESSAGE_LENGTH', 2000, 1, 100_000)
+  return {
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: read(env, 'HOST') ?? '0.0.0.0',
+    logLevel,
+    redisUrl: redisUrl(env, 'REDIS_URL'),
+    jwtSecret: secret ?? randomBytes(32).toString('base64url'),
+    jwtSecretGenerated: secret === undefined,
+    tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 86_400, 60, 31_536_000),
+    guestSessions: bool(env, 'GUEST_SESSIONS', true),
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
+    historyLimit: int(env, 'HISTORY_LIMIT', 1000, 1, 1_000_000),
+    maxMessageLength,
+    // A character can take up to 6 bytes once JSON-escaped (\uXXXX); leave room for the envelope.
+    maxFrameBytes: Math.max(64 * 1024, maxMessageLength * 6 + 4096),
+    messageRatePerSec: number(env, 'MESSAGE_RATE_PER_SEC', 5, 0, 1_000_000),
+    messageBurst: int(env, 'MESSAGE_BURST', 20, 1, 1_000_000),
+    maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
+    metricsToken: read(env, 'METRICS_TOKEN'),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 100, 600_000)
+  }
+}

@@ -1,0 +1,40 @@
+// Error codes and what they mean over HTTP, in one table. Clients and logs get the code and a
+// message meant for them; never a stack or an internal message.
+import { ErrorCode } from './chat/protocol.js'
+
+export { ErrorCode }
+
+export const HttpErrorCode = {
+  ...ErrorCode,
+  NOT_FOUND: 'NOT_FOUND',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE'
+} as const
+export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode]
+
+export const errorTable: Record<HttpErrorCode, { status: number; message: string }> = {
+  INVALID_PAYLOAD: { status: 400, message: 'The request is invalid' },
+  UNAUTHORIZED: { status: 401, message: 'A valid access token is required' },
+  NOT_IN_ROOM: { status: 403, message: 'Join the room first' },
+  NOT_FOUND: { status: 404, message: 'Not found' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json' },
+  RATE_LIMITED: { status: 429, message: 'Too many messages; slow down' },
+  TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many connections for this user' },
+  INTERNAL: { status: 500, message: 'Internal server error' },
+  UNAVAILABLE: { status: 503, message: 'The service is unavailable; nothing was stored, retry later' }
+}
+
+/** An expected failure with a stable code, safe to show to the client as it is. */
+export class ChatError extends Error {
+  readonly statusCode: number
+  constructor(
+    readonly code: HttpErrorCode,
+    message: string = errorTable[code].message,
+    readonly retryAfterMs?: number
+  ) {
+    super(message)
+    this.name = 'ChatError'
+    this.statusCode = errorTable[code].status
+  }
+}

@@ -1,0 +1,34 @@
+// Security headers and cross-origin rules. The page loads only its own scripts and opens its
+// socket to its own origin; other sites may call in only when CORS_ORIGINS names them.
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+
+export interface SecurityOptions {
+  corsOrigins: string[] | undefined
+}
+
+export default fp(
+  async function securityPlugin(fastify: FastifyInstance, options: SecurityOptions) {
+    await fastify.register(helmet, {
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          // 'self' covers ws:// and wss:// to the page's own host in current browsers.
+          connectSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          objectSrc: ["'none'"],
+          frameAncestors: ["'none'"],
+          // Served over plain HTTP on a laptop or behind a TLS-terminating balancer alike.
+          upgradeInsecureRequests: null
+        }
+      }
+    })
+    if (options.corsOrigins !== undefined) {
+      await fastify.register(cors, { origin: options.corsOrigins, methods: ['GET', 'POST'] })
+    }
+  },
+  { name: 'security' }
+)

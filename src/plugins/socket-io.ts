@@ -1,0 +1,171 @@
+// Socket.IO on the Fastify server: handshake authentication and the per-user connection cap,
+// the audit trail of connections, the chat event handlers, and the drain on close.
+import type { IncomingMessage } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+import type { Socket as EngineSocket } from 'engine.io'
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
+import socketIoModule, { type FastifySocketioOptions } from 'fastify-socket.io'
+import { type ChatServer, ChatService, type ChatSocket } from '../chat/chat-service.js'
+import type { ErrorCode } from '../chat/protocol.js'
+import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
+import type { ChatStore } from '../chat/store.js'
+import { ChatError } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    // fastify-socket.io decorates `io` without declaring it.
+    io: ChatServer
+    chat: ChatService
+  }
+}
+
+export interface SocketOptions {
+  store: ChatStore
+  corsOrigins: string[] | undefined
+  maxFrameBytes: number
+  maxMessageLength: number
+  messageRatePerSec: number
+  messageBurst: number
+  maxConnectionsPerUser: number
+  /** How long the drain waits for in-flight acknowledgements. */
+  drainTimeoutMs: number
+  hooks?: Partial<HandlerHooks>
+}
+
+// fastify-socket.io is CommonJS with `exports.default`; seen from ESM that is one level down.
+const fastifySocketIO =
+  (socketIoModule as unknown as { default?: FastifyPluginAsync<FastifySocketioOptions> }).default ??
+  (socketIoModule as unknown as FastifyPluginAsync<FastifySocketioOptions>)
+
+/** A handshake refusal as the client sees it: `connect_error` with `err.data.code`. */
+function refusal(code: ErrorCode, message: string): Error & { data: { code: ErrorCode } } {
+  return Object.assign(new Error(message), { data: { code } })
+}
+
+function forwardedFor(req: IncomingMessage): string | undefined {
+  const value = req.headers['x-forwarded-for']
+  return Array.isArray(value) ? value.join(', ') : value
+}
+
+export default fp(
+  async function socketPlugin(fastify: FastifyInstance, options: SocketOptions) {
+    const log = fastify.log.child({ component: 'socket' })
+    const allowedOrigins = new Set(options.corsOrigins ?? [])
+
+    /** Browsers always send Origin; other clients may not, and are not subject to CORS. */
+    function originAllowed(req: IncomingMessage): boolean {
+      const origin = req.headers.origin
+      if (origin === undefined || allowedOrigins.has(origin)) return true
+      let host: string
+      try {
+        host = new URL(origin).host
+      } catch {
+        return false
+      }
+      return host === req.headers.host || host === req.headers['x-forwarded-host']
+    }
+
+    await fastify.register(fastifySocketIO, {
+      serveClient: false,
+      maxHttpBufferSize: options.maxFrameBytes,
+      cors: options.corsOrigins === undefined ? undefined : { origin: options.corsOrigins },
+      // Refusing at the transport level (not in a namespace middleware) makes a stock client
+      // retry by itself, which is what it should do while this node drains.
+      allowRequest(req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) {
+        if (fastify.lifecycle.phase === 'draining') return callback('The server is restarting', false)
+        if (!originAllowed(req)) {
+          log.warn({ event: 'connect_refused', reason: 'ORIGIN', origin: req.headers.origin, remoteAddress: req.socket.remoteAddress }, 'socket refused: origin not allowed')
+          return callback('Origin not allowed', false)
+        }
+        callback(null, true)
+      },
+      preClose(done: Function) {
+        drain().then(
+          () => done(),
+          (err: unknown) => done(err)
+        )
+      }
+    })
+
+    const io = fastify.io
+    const gate = new InflightGate()
+    const chat = new ChatService(io, options.store, options)
+    fastify.decorate('chat', chat)
+
+    const hooks: HandlerHooks = {
+      onInternalError(event, err) {
+        log.error({ err, event: 'handler_error', chatEvent: event }, 'chat event failed')
+      },
+      onUnknownEvent(event) {
+        log.debug({ event: 'unknown_event', chatEvent: event.slice(0, 64) }, 'unknown event ignored')
+      },
+      ...options.hooks
+    }
+    const attach = createSocketHandlers(chat, { maxMessageLength: options.maxMessageLength, gate, hooks })
+
+    io.use(function authenticate(socket, next) {
+      const remoteAddress = socket.handshake.address
+      const audit = { remoteAddress, forwardedFor: forwardedFor(socket.request), transport: socket.conn.transport.name }
+      let user
+      try {
+        user = fastify.tokens.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
+      } catch (err) {
+        const message = err instanceof ChatError ? err.message : 'The access token is not valid'
+        log.warn({ event: 'connect_refused', reason: 'UNAUTHORIZED', detail: message, ...audit }, 'socket refused')
+        return next(refusal('UNAUTHORIZED', message))
+      }
+      if (!chat.hasConnectionRoom(user.id)) {
+        log.warn({ event: 'connect_refused', reason: 'TOO_MANY_CONNECTIONS', userId: user.id, ...audit }, 'socket refused')
+        return next(refusal('TOO_MANY_CONNECTIONS', `At most ${options.maxConnectionsPerUser} connections per user`))
+      }
+      socket.data.user = user
+      log.info({ event: 'connect', userId: user.id, socketId: socket.id, ...audit }, 'socket connected')
+      next()
+    })
+
+    io.on('connection', function onConnection(socket: ChatSocket) {
+      chat.connected(socket)
+      attach(socket)
+      socket.on('disconnect', function onDisconnect(reason) {
+        log.info({ event: 'disconnect', userId: socket.data.user.id, socketId: socket.id, reason }, 'socket disconnected')
+        chat.disconnected(socket).catch((err: unknown) => {
+          log.error({ err, event: 'disconnect_cleanup_failed', socketId: socket.id }, 'presence cleanup failed')
+        })
+      })
+    })
+
+    /**
+     * Answer what is in flight, then close every transport without a Socket.IO disconnect packet:
+     * the client sees "transport close" and reconnects by itself (to another node, if any).
+     */
+    async function drain(): Promise<void> {
+      fastify.lifecycle.phase = 'draining'
+      const started = Date.now()
+      await gate.drain(options.drainTimeoutMs)
+      // Every engine connection, including any still in their Socket.IO handshake.
+      const clients = Object.values((io.engine as unknown as { clients: Record<string, EngineSocket> }).clients)
+      log.info({ event: 'drain', connections: clients.length, inflight: gate.inflight, waitedMs: Date.now() - started }, 'closing connections for shutdown')
+      const closed = Promise.all(
+        clients.map(
+          (client) =>
+            new Promise<void>((resolve) => {
+              if (client.readyState === 'closed') return resolve()
+              client.once('close', () => resolve())
+              client.close()
+            })
+        )
+      )
+      // A client that never reads its socket must not hold the shutdown: the process exits anyway.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, options.drainTimeoutMs)
+        timer.unref()
+        void closed.then(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    }
+  },
+  { name: 'socket-io', dependencies: ['auth', 'health'] }
+)

@@ -1,0 +1,19 @@
+// The rooms people are in, busiest first.
+import type { FastifyInstance } from 'fastify'
+import Type from 'typebox'
+import { requireUser } from '../plugins/auth.js'
+import { ErrorResponse } from './schemas.js'
+
+const RoomsReply = Type.Object({
+  rooms: Type.Array(Type.Object({ name: Type.String(), members: Type.Integer() }))
+})
+
+export default async function roomRoutes(fastify: FastifyInstance) {
+  fastify.get(
+    '/api/rooms',
+    { preHandler: requireUser, schema: { response: { 200: RoomsReply, '4xx': ErrorResponse } } },
+    async function listRooms() {
+      return { rooms: await fastify.chat.store.rooms() }
+    }
+  )
+}

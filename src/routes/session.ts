@@ -1,0 +1,44 @@
+// Guest sign-in: pick a name, get an access token.
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import Type from 'typebox'
+import { ChatError } from '../errors.js'
+import { ErrorResponse } from './schemas.js'
+
+export const MAX_NAME_LENGTH = 32
+
+// Control characters, and the bidirectional overrides and line separators that let a name
+// disguise itself or break a line in other people's screens.
+const FORBIDDEN_IN_NAME = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069\uFEFF]/u
+
+const SessionBody = Type.Object({ name: Type.String({ maxLength: 256 }) }, { additionalProperties: false })
+const SessionReply = Type.Object({
+  token: Type.String(),
+  user: Type.Object({ id: Type.String(), name: Type.String() }),
+  expiresAt: Type.Integer()
+})
+
+export function checkName(raw: string): string {
+  const name = raw.trim()
+  const length = [...name].length
+  if (length < 1 || length > MAX_NAME_LENGTH) {
+    throw new ChatError('INVALID_PAYLOAD', `name must be 1 to ${MAX_NAME_LENGTH} characters after trimming`)
+  }
+  if (FORBIDDEN_IN_NAME.test(name)) throw new ChatError('INVALID_PAYLOAD', 'name must not contain control characters')
+  return name
+}
+
+export default async function sessionRoutes(fastify: FastifyInstance, options: { guestSessions: boolean }) {
+  fastify.post<{ Body: { name: string } }>(
+    '/api/session',
+    {
+      schema: { body: SessionBody, response: { 201: SessionReply, '4xx': ErrorResponse } }
+    },
+    async function createSession(request, reply) {
+      if (!options.guestSessions) throw new ChatError('NOT_FOUND', 'Guest sessions are turned off')
+      const user = { id: randomUUID(), name: checkName(request.body.name) }
+      const { token, expiresAt } = fastify.tokens.issue(user)
+      return reply.code(201).send({ token, user, expiresAt })
+    }
+  )
+}

@@ -1,0 +1,35 @@
+// The only file that listens, reads signals and exits: config → app → listen → drain on signal.
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { ConfigError, type Config, loadConfig } from './config.js'
+
+function configOrExit(): Config {
+  try {
+    const config = loadConfig()
+    if (config.redisUrl !== undefined) {
+      throw new ConfigError('REDIS_URL', 'is set, but this build has no Redis store yet: unset it to run a single node')
+    }
+    return config
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`${err.message}\n`)
+    process.exit(1)
+  }
+}
+
+const config = configOrExit()
+const app = await buildApp(config)
+
+closeWithGrace({ delay: config.shutdownGraceMs, logger: app.log }, async function shutdown({ signal, err }) {
+  if (err) app.log.error({ err }, 'closing after an unexpected error')
+  else app.log.info({ signal }, 'draining before exit')
+  await app.close()
+  app.log.info('closed')
+})
+
+try {
+  await app.listen({ port: config.port, host: config.host })
+} catch (err) {
+  app.log.fatal({ err }, 'could not listen')
+  process.exit(1)
+}

@@ -1,0 +1,334 @@
+import t from 'tap'
+import { client, collect, connect, guest, next, request, signIn, startApp, until } from '../helpers.js'
+
+const MAX = 2000
+
+t.test('a message goes to every member, the sender included, with gap-free seq', async (t) => {
+  const { url } = await startApp(t)
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  const joined = await request(alice.socket, 'room:join', { room: 'general' })
+  t.same(joined, { ok: true, room: 'general', members: [alice.user], messages: [], recovered: true })
+  const presence = next(alice.socket, 'presence')
+  await request(bob.socket, 'room:join', { room: 'general' })
+  t.same(await presence, { room: 'general', user: bob.user, status: 'joined' })
+
+  const atBob = next(bob.socket, 'message')
+  const atAlice = next(alice.socket, 'message')
+  const sent = await request(alice.socket, 'message:send', { room: 'general', text: '  hello <b>world</b>  ' })
+  t.equal(sent.ok, true)
+  t.match(sent.message, { room: 'general', seq: 1, user: alice.user, text: '  hello <b>world</b>  ' })
+  t.type(sent.message.id, 'string')
+  t.ok(Math.abs(sent.message.ts - Date.now()) < 60_000, 'ts is the server clock in ms')
+  t.same(await atBob, sent.message)
+  t.same(await atAlice, sent.message)
+  const second = await request(bob.socket, 'message:send', { room: 'general', text: 'hi', clientId: 'b-1' })
+  t.equal(second.message.seq, 2)
+  t.equal(second.message.clientId, 'b-1')
+})
+
+t.test('room:join returns the latest 50, or everything after since', async (t) => {
+  const { url } = await startApp(t, { HISTORY_LIMIT: '60', MESSAGE_RATE_PER_SEC: '0' })
+  const alice = await guest(t, url, 'Alice')
+  await request(alice.socket, 'room:join', { room: 'r1' })
+  for (let i = 1; i <= 70; i++) await request(alice.socket, 'message:send', { room: 'r1', text: `m${i}` })
+  const bob = await guest(t, url, 'Bob')
+  const latest = await request(bob.socket, 'room:join', { room: 'r1' })
+  t.same(latest.messages.map((m: any) => m.seq), Array.from({ length: 50 }, (_, i) => 21 + i))
+  t.equal(latest.recovered, true)
+
+  const recent = await request(bob.socket, 'room:join', { room: 'r1', since: 65 })
+  t.same(recent.messages.map((m: any) => m.seq), [66, 67, 68, 69, 70])
+  t.equal(recent.recovered, true, 'nothing after 65 was trimmed')
+  t.same(recent.members.map((m: any) => m.name).sort(), ['Alice', 'Bob'], 'joining twice is harmless')
+
+  const kept = await request(bob.socket, 'room:join', { room: 'r1', since: 10 })
+  t.equal(kept.recovered, true, 'seq 11 to 70 are all still kept (60 of 70)')
+  t.same(kept.messages.map((m: any) => m.seq), Array.from({ length: 60 }, (_, i) => 11 + i))
+  const trimmed = await request(bob.socket, 'room:join', { room: 'r1', since: 9 })
+  t.equal(trimmed.recovered, false, 'seq 10 was trimmed')
+  t.same(trimmed.messages.map((m: any) => m.seq), Array.from({ length: 60 }, (_, i) => 11 + i))
+
+  const current = await request(bob.socket, 'room:join', { room: 'r1', since: 70 })
+  t.same([current.messages, current.recovered], [[], true])
+  const future = await request(bob.socket, 'room:join', { room: 'r1', since: 500 })
+  t.equal(future.recovered, false, 'a since the room never reached means the client must start over')
+  t.equal(future.messages.at(-1).seq, 70)
+})
+
+t.test('room:history pages in seq order', async (t) => {
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
+  const alice = await guest(t, url, 'Alice')
+  await request(alice.socket, 'room:join', { room: 'h' })
+  for (let i = 1; i <= 30; i++) await request(alice.socket, 'message:send', { room: 'h', text: `m${i}` })
+  const seqs = async (payload: object) =>
+    (await request(alice.socket, 'room:history', { room: 'h', ...payload })).messages.map((m: any) => m.seq)
+  t.same(await seqs({ before: 11, limit: 5 }), [6, 7, 8, 9, 10], 'the newest before')
+  t.same(await seqs({ after: 25 }), [26, 27, 28, 29, 30])
+  t.same(await seqs({ after: 3, limit: 2 }), [4, 5], 'the oldest after')
+  t.same(await seqs({ after: 3, before: 7 }), [4, 5, 6])
+  t.same(await seqs({ limit: 3 }), [28, 29, 30], 'the newest by default')
+  t.equal((await seqs({})).length, 30)
+  t.same(await seqs({ before: 1 }), [])
+  const other = await request(alice.socket, 'room:history', { room: 'elsewhere' })
+  t.same(other, { ok: false, error: { code: 'NOT_IN_ROOM', message: 'Join elsewhere first' } })
+})
+
+t.test('sending needs a joined room; leaving stops delivery', async (t) => {
+  const { url } = await startApp(t)
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  const denied = await request(alice.socket, 'message:send', { room: 'general', text: 'hi' })
+  t.equal(denied.error.code, 'NOT_IN_ROOM')
+  await request(alice.socket, 'room:join', { room: 'general' })
+  await request(bob.socket, 'room:join', { room: 'general' })
+  const left = next(alice.socket, 'presence')
+  t.same(await request(bob.socket, 'room:leave', { room: 'general' }), { ok: true })
+  t.same(await left, { room: 'general', user: bob.user, status: 'left' })
+  t.same(await request(bob.socket, 'room:leave', { room: 'general' }), { ok: true }, 'leaving twice is harmless')
+  const atBob = collect(bob.socket)
+  await request(alice.socket, 'message:send', { room: 'general', text: 'only for alice' })
+  await request(bob.socket, 'room:join', { room: 'other' })
+  t.same(atBob, [])
+  t.equal((await request(bob.socket, 'message:send', { room: 'general', text: 'x' })).error.code, 'NOT_IN_ROOM')
+})
+
+t.test('two senders racing keep seq gap-free and every member sees the same order', async (t) => {
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
+  const senders = [await guest(t, url, 'A'), await guest(t, url, 'B')]
+  const watcher = await guest(t, url, 'W')
+  for (const s of [...senders, watcher]) await request(s.socket, 'room:join', { room: 'race' })
+  const seen = collect(watcher.socket)
+  const N = 200
+  const acks = await Promise.all(
+    senders.flatMap((s, k) =>
+      Array.from({ length: N }, (_, i) => request(s.socket, 'message:send', { room: 'race', text: `${k}-${i}` }))
+    )
+  )
+  const seqs = acks.map((a) => a.message.seq).sort((a, b) => a - b)
+  t.same(seqs, Array.from({ length: 2 * N }, (_, i) => i + 1), 'acknowledged seqs are 1..400 exactly')
+  await until(() => seen.length === 2 * N, 5000, 'all deliveries')
+  t.same(seen.map((m) => m.seq), Array.from({ length: 2 * N }, (_, i) => i + 1), 'delivered once each, in order')
+})
+
+t.test('a retried clientId returns the first message and broadcasts once', async (t) => {
+  const { url } = await startApp(t)
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  await request(alice.socket, 'room:join', { room: 'general' })
+  await request(bob.socket, 'room:join', { room: 'general' })
+  const atBob = collect(bob.socket)
+  const first = await request(alice.socket, 'message:send', { room: 'general', text: 'once', clientId: 'c-1' })
+  const retry = await request(alice.socket, 'message:send', { room: 'general', text: 'once', clientId: 'c-1' })
+  t.same(retry, first, 'the retry is answered with the first message')
+  const otherUser = await request(bob.socket, 'message:send', { room: 'general', text: 'mine', clientId: 'c-1' })
+  t.equal(otherUser.message.seq, 2, "another user's clientId is their own")
+  // A second tab of the same user retrying after a reconnect is still a retry.
+  const tab = await connect(client(t, url, alice.token))
+  await request(tab, 'room:join', { room: 'general' })
+  const fromTab = await request(tab, 'message:send', { room: 'general', text: 'once', clientId: 'c-1' })
+  t.same(fromTab, first)
+  await request(bob.socket, 'room:history', { room: 'general' })
+  t.same(atBob.map((m) => m.seq), [1, 2], 'one broadcast per stored message')
+})
+
+t.test('presence counts a user once across tabs; typing goes to the others', async (t) => {
+  const { url } = await startApp(t)
+  const alice = await guest(t, url, 'Alice')
+  const tab2 = await connect(client(t, url, alice.token))
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'p' })
+  const presence: any[] = []
+  bob.socket.on('presence', (p) => presence.push(p))
+  await request(alice.socket, 'room:join', { room: 'p' })
+  const both = await request(tab2, 'room:join', { room: 'p' })
+  t.equal(both.members.length, 2, 'Alice is one member with two tabs')
+  const { rooms } = await (await fetch(`${url}/api/rooms`, { headers: { authorization: `Bearer ${bob.token}` } })).json()
+  t.same(rooms, [{ name: 'p', members: 2 }])
+
+  const typingEvents: any[] = []
+  tab2.on('typing', (e) => typingEvents.push(e))
+  const typing = next(bob.socket, 'typing')
+  t.same(await request(alice.socket, 'typing', { room: 'p', typing: true }), { ok: true })
+  t.same(await typing, { room: 'p', user: alice.user, typing: true })
+
+  await request(alice.socket, 'room:leave', { room: 'p' })
+  alice.socket.disconnect()
+  const left = next(bob.socket, 'presence')
+  tab2.disconnect()
+  t.same(await left, { room: 'p', user: alice.user, status: 'left' })
+  t.same(presence, [
+    { room: 'p', user: alice.user, status: 'joined' },
+    { room: 'p', user: alice.user, status: 'left' }
+  ], 'one joined and one left for two tabs')
+  t.same(typingEvents, [], "typing is not echoed to the typist's own tabs")
+})
+
+t.test('the rate limit answers RATE_LIMITED and leaves other users alone', async (t) => {
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '1', MESSAGE_BURST: '3' })
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  await request(alice.socket, 'room:join', { room: 'r' })
+  await request(bob.socket, 'room:join', { room: 'r' })
+  const answers = []
+  for (let i = 0; i < 5; i++) answers.push(await request(alice.socket, 'message:send', { room: 'r', text: `a${i}` }))
+  t.same(answers.map((a) => a.ok), [true, true, true, false, false])
+  t.equal(answers[3].error.code, 'RATE_LIMITED')
+  t.ok(answers[3].error.retryAfterMs > 0 && answers[3].error.retryAfterMs <= 1000, 'retryAfterMs says when')
+  t.equal((await request(alice.socket, 'typing', { room: 'r', typing: true })).error.code, 'RATE_LIMITED')
+  const fromBob = await request(bob.socket, 'message:send', { room: 'r', text: 'bob is fine' })
+  t.equal(fromBob.ok, true)
+  t.equal(fromBob.message.seq, 4, 'refused messages took no seq')
+  const history = await request(alice.socket, 'room:history', { room: 'r' })
+  t.equal(history.ok, true, 'reading is not rate limited')
+})
+
+t.test('a rate of 0 turns the limit off', async (t) => {
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', MESSAGE_BURST: '1' })
+  const alice = await guest(t, url, 'Alice')
+  await request(alice.socket, 'room:join', { room: 'r' })
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => request(alice.socket, 'message:send', { room: 'r', text: `${i}` }))
+  )
+  t.ok(answers.every((a) => a.ok))
+})
+
+const room = 'general'
+const badPayloads: Record<string, Array<[string, unknown]>> = {
+  'room:join': [
+    ['no payload', undefined],
+    ['null', null],
+    ['an array', [room]],
+    ['a string', room],
+    ['missing room', {}],
+    ['room of wrong type', { room: 42 }],
+    ['empty room', { room: '' }],
+    ['room with a space', { room: 'a b' }],
+    ['room starting with a dot', { room: '.hidden' }],
+    ['room with a colon', { room: 'user:x' }],
+    ['room of 65 characters', { room: 'a'.repeat(65) }],
+    ['since negative', { room, since: -1 }],
+    ['since fractional', { room, since: 1.5 }],
+    ['since a string', { room, since: '3' }],
+    ['an unknown key', { room, extra: true }],
+    ['a __proto__ key', JSON.parse('{"room":"general","__proto__":{"isAdmin":true}}')]
+  ],
+  'room:leave': [
+    ['null', null],
+    ['missing room', {}],
+    ['bad room', { room: 'no/slash' }],
+    ['a __proto__ key', JSON.parse('{"room":"general","__proto__":{}}')]
+  ],
+  'message:send': [
+    ['no payload', undefined],
+    ['null', null],
+    ['an array', [room, 'hi']],
+    ['missing text', { room }],
+    ['missing room', { text: 'hi' }],
+    ['text of wrong type', { room, text: 5 }],
+    ['text an object', { room, text: { toString: 'x' } }],
+    ['empty text', { room, text: '' }],
+    ['white-space text', { room, text: ' \n\t\u00a0 ' }],
+    ['text one over the limit', { room, text: 'x'.repeat(MAX + 1) }],
+    ['emoji one over the limit', { room, text: '😀'.repeat(MAX + 1) }],
+    ['bad room', { room: '-bad', text: 'hi' }],
+    ['clientId empty', { room, text: 'hi', clientId: '' }],
+    ['clientId too long', { room, text: 'hi', clientId: 'c'.repeat(65) }],
+    ['clientId with a space', { room, text: 'hi', clientId: 'a b' }],
+    ['clientId a number', { room, text: 'hi', clientId: 7 }],
+    ['an unknown key', { room, text: 'hi', admin: true }],
+    ['a __proto__ key', JSON.parse('{"room":"general","text":"hi","__proto__":{"x":1}}')]
+  ],
+  'room:history': [
+    ['null', null],
+    ['limit 0', { room, limit: 0 }],
+    ['limit 201', { room, limit: 201 }],
+    ['limit a string', { room, limit: '5' }],
+    ['before negative', { room, before: -5 }],
+    ['after fractional', { room, after: 0.5 }],
+    ['bad room', { room: '' }],
+    ['a __proto__ key', JSON.parse('{"room":"general","__proto__":{}}')]
+  ],
+  typing: [
+    ['null', null],
+    ['typing missing', { room }],
+    ['typing a string', { room, typing: 'yes' }],
+    ['bad room', { room: 'a'.repeat(100), typing: true }],
+    ['an unknown key', { room, typing: true, x: 1 }]
+  ]
+}
+
+t.test('every event refuses bad payloads with INVALID_PAYLOAD and stores nothing', async (t) => {
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
+  const alice = await guest(t, url, 'Alice')
+  await request(alice.socket, 'room:join', { room })
+  for (const [event, cases] of Object.entries(badPayloads)) {
+    for (const [name, payload] of cases) {
+      const answer = await request(alice.socket, event as any, payload)
+      t.equal(answer.ok, false, `${event}: ${name}`)
+      t.equal(answer.error?.code, 'INVALID_PAYLOAD', `${event}: ${name} → INVALID_PAYLOAD`)
+      t.type(answer.error?.message, 'string')
+    }
+  }
+  const exact = await request(alice.socket, 'message:send', { room, text: '😀'.repeat(MAX) })
+  t.equal(exact.ok, true, 'exactly the limit, counted in characters, is accepted')
+  t.equal(exact.message.seq, 1, 'none of the bad sends took a seq')
+  t.same(await request(alice.socket, 'room:history', { room, limit: 200 }), { ok: true, messages: [exact.message] })
+  t.equal(Object.prototype.hasOwnProperty.call({}, 'isAdmin'), false, 'no prototype was polluted')
+})
+
+t.test('an event without a callback is handled, and its error comes back as chat:error', async (t) => {
+  const { url } = await startApp(t)
+  const alice = await guest(t, url, 'Alice')
+  const error = next(alice.socket, 'chat:error')
+  alice.socket.emit('message:send', { room, text: 'not joined' })
+  t.same(await error, { event: 'message:send', code: 'NOT_IN_ROOM', message: `Join ${room} first` })
+  const invalid = next(alice.socket, 'chat:error')
+  ;(alice.socket as any).emit('room:join')
+  t.match(await invalid, { event: 'room:join', code: 'INVALID_PAYLOAD' })
+  const mine = next(alice.socket, 'message')
+  alice.socket.emit('room:join', { room })
+  // The join is handled although nobody waits for its answer: a send after it is accepted.
+  const sent = await request(alice.socket, 'message:send', { room, text: 'joined without a callback' })
+  t.equal(sent.ok, true)
+  t.same(await mine, sent.message)
+})
+
+t.test('unknown events are ignored and the connection keeps working', async (t) => {
+  const { url } = await startApp(t)
+  const alice = await guest(t, url, 'Alice')
+  const errors: unknown[] = []
+  alice.socket.on('chat:error', (e) => errors.push(e))
+  ;(alice.socket as any).emit('admin:delete-everything', { all: true })
+  ;(alice.socket as any).emit('__proto__', {})
+  ;(alice.socket as any).emit('constructor', {})
+  const joined = await request(alice.socket, 'room:join', { room })
+  t.equal(joined.ok, true)
+  t.same(errors, [])
+})
+
+t.test('a frame over the size limit drops that connection only', async (t) => {
+  const { url, config } = await startApp(t)
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  await request(alice.socket, 'room:join', { room })
+  await request(bob.socket, 'room:join', { room })
+  const dropped = new Promise((resolve) => alice.socket.once('disconnect', resolve))
+  alice.socket.emit('message:send', { room, text: 'x'.repeat(config.maxFrameBytes + 10) })
+  t.equal(await dropped, 'transport close')
+  const sent = await request(bob.socket, 'message:send', { room, text: 'still here' })
+  t.equal(sent.ok, true)
+  t.equal(sent.message.seq, 1, 'the huge message was not stored')
+  const { token } = await signIn(url, 'Carol')
+  t.ok((await connect(client(t, url, token))).connected, 'new connections are still taken')
+})
+
+t.test('a connection may join a bounded number of rooms', async (t) => {
+  const { url } = await startApp(t)
+  const alice = await guest(t, url, 'Alice')
+  const answers = []
+  for (let i = 0; i < 101; i++) answers.push(await request(alice.socket, 'room:join', { room: `r${i}` }))
+  t.ok(answers.slice(0, 100).every((a) => a.ok))
+  t.match(answers[100], { ok: false, error: { code: 'INVALID_PAYLOAD' } })
+  t.equal((await request(alice.socket, 'room:join', { room: 'r5' })).ok, true, 'rejoining a joined room still works')
+})

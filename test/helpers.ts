@@ -1,0 +1,153 @@
+// Test helpers: boot the real app on a free port, sign in, open real Socket.IO clients, and close
+// everything they opened when the test ends.
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { Writable } from 'node:stream'
+import { io, type Socket } from 'socket.io-client'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type BuildOptions } from '../src/app.js'
+import type { ClientToServerEvents, Member, ServerToClientEvents } from '../src/chat/protocol.js'
+import { type Config, loadConfig } from '../src/config.js'
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>
+
+/** The part of a tap Test the helpers use. */
+export interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!'
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', JWT_SECRET: TEST_SECRET, ...env })
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  url: string
+  config: Config
+}
+
+/** Builds the app, lets `prepare` add to it before it starts, and listens on a free port. */
+export async function startApp(
+  t: Teardown,
+  env: Record<string, string> = {},
+  options: BuildOptions & { prepare?: (app: FastifyInstance) => void } = {}
+): Promise<TestApp> {
+  const config = testConfig(env)
+  const app = await buildApp(config, { logger: false, ...options })
+  options.prepare?.(app)
+  t.teardown(() => app.close())
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  return { app, url: address, config }
+}
+
+/** A logger that keeps every line, parsed, for assertions on the audit trail. */
+export function captureLogs(): { lines: Array<Record<string, unknown>>; logger: BuildOptions['logger'] } {
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line))
+      callback()
+    }
+  })
+  return { lines, logger: { level: 'debug', stream } as BuildOptions['logger'] }
+}
+
+export async function signIn(url: string, name: string): Promise<{ token: string; user: Member }> {
+  const res = await fetch(`${url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name })
+  })
+  if (res.status !== 201) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`)
+  return (await res.json()) as { token: string; user: Member }
+}
+
+/** A client socket, not yet connected; closed at teardown. */
+export function client(
+  t: Teardown,
+  url: string,
+  token: unknown,
+  options: Parameters<typeof io>[1] = {}
+): ClientSocket {
+  const socket: ClientSocket = io(url, {
+    auth: { token },
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+    autoConnect: false,
+    ...options
+  })
+  t.teardown(() => socket.disconnect())
+  return socket
+}
+
+/** Connects and resolves once connected; rejects with the `connect_error`. */
+export async function connect(socket: ClientSocket): Promise<ClientSocket> {
+  socket.connect()
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve())
+    socket.once('connect_error', reject)
+  })
+  return socket
+}
+
+/** Signs a new guest in and returns a connected socket for them. */
+export async function guest(t: Teardown, url: string, name: string, options?: Parameters<typeof io>[1]) {
+  const session = await signIn(url, name)
+  const socket = await connect(client(t, url, session.token, options))
+  return { ...session, socket }
+}
+
+/** Emits with an acknowledgement and resolves with the answer (rejects after 5 s without one). */
+export function request<E extends keyof ClientToServerEvents>(
+  socket: ClientSocket,
+  event: E,
+  payload: unknown
+): Promise<any> {
+  return (socket.timeout(5000) as any).emitWithAck(event, payload)
+}
+
+/** Resolves with the next `event` on `socket` whose payload passes `match`. */
+export function next<E extends keyof ServerToClientEvents>(
+  socket: ClientSocket,
+  event: E,
+  match: (...args: Parameters<ServerToClientEvents[E]>) => boolean = () => true
+): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+  return new Promise((resolve) => {
+    const listener = (...args: any[]) => {
+      if (!(match as any)(...args)) return
+      ;(socket as any).off(event, listener)
+      resolve(args[0])
+    }
+    ;(socket as any).on(event, listener)
+  })
+}
+
+/** Collects every message (both `message` and `messages`) a socket receives. */
+export function collect(socket: ClientSocket): Array<{ room: string; seq: number; text: string; id: string }> {
+  const got: Array<{ room: string; seq: number; text: string; id: string }> = []
+  socket.on('message', (m) => got.push(m))
+  socket.on('messages', (list) => got.push(...list))
+  return got
+}
+
+/** Waits until `condition` holds, checking on every turn of the event loop; fails after `ms`. */
+export async function until(condition: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
