@@ -51,6 +51,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logger: options.logger ?? loggerOptions(config),
     // Readiness and the Socket.IO drain say "closing" in their own words; routes keep answering.
     return503OnClosing: false,
+    // Once the drain is done, nothing (a stalled upload, an unread response) may hold the exit.
+    forceCloseConnections: true,
     bodyLimit: 16 * 1024
   })
   app.setValidatorCompiler(TypeBoxValidatorCompiler)

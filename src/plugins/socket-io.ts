@@ -38,6 +38,13 @@ const fastifySocketIO =
   (socketIoModule as unknown as { default?: FastifyPluginAsync<FastifySocketioOptions> }).default ??
   (socketIoModule as unknown as FastifyPluginAsync<FastifySocketioOptions>)
 
+/** The `ws` socket under an engine.io WebSocket transport; only what the drain needs. */
+interface RawWebSocket {
+  readyState: number
+  once(event: 'close', listener: () => void): void
+  terminate(): void
+}
+
 /** A handshake refusal as the client sees it: `connect_error` with `err.data.code`. */
 function refusal(code: ErrorCode, message: string): Error & { data: { code: ErrorCode } } {
   return Object.assign(new Error(message), { data: { code } })
@@ -146,25 +153,24 @@ export default fp(
       // Every engine connection, including any still in their Socket.IO handshake.
       const clients = Object.values((io.engine as unknown as { clients: Record<string, EngineSocket> }).clients)
       log.info({ event: 'drain', connections: clients.length, inflight: gate.inflight, waitedMs: Date.now() - started }, 'closing connections for shutdown')
-      const closed = Promise.all(
-        clients.map(
-          (client) =>
-            new Promise<void>((resolve) => {
-              if (client.readyState === 'closed') return resolve()
-              client.once('close', () => resolve())
-              client.close()
-            })
-        )
-      )
-      // A client that never reads its socket must not hold the shutdown: the process exits anyway.
+      const sockets: RawWebSocket[] = []
+      const closed = clients.map((client) => {
+        const ws = client.transport.name === 'websocket' ? (client.transport as unknown as { socket: RawWebSocket }).socket : undefined
+        client.close()
+        if (ws === undefined || ws.readyState === 3) return Promise.resolve()
+        sockets.push(ws)
+        return new Promise<void>((resolve) => ws.once('close', () => resolve()))
+      })
+      // A client that stops reading never answers the WebSocket close: after a while, cut it.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, options.drainTimeoutMs)
         timer.unref()
-        void closed.then(() => {
+        void Promise.all(closed).then(() => {
           clearTimeout(timer)
           resolve()
         })
       })
+      for (const ws of sockets) if (ws.readyState !== 3) ws.terminate()
     }
   },
   { name: 'socket-io', dependencies: ['auth', 'health'] }

@@ -143,7 +143,7 @@ t.test('presence counts a user once across tabs; typing goes to the others', asy
   await request(alice.socket, 'room:join', { room: 'p' })
   const both = await request(tab2, 'room:join', { room: 'p' })
   t.equal(both.members.length, 2, 'Alice is one member with two tabs')
-  const { rooms } = await (await fetch(`${url}/api/rooms`, { headers: { authorization: `Bearer ${bob.token}` } })).json()
+  const { rooms } = (await (await fetch(`${url}/api/rooms`, { headers: { authorization: `Bearer ${bob.token}` } })).json()) as any
   t.same(rooms, [{ name: 'p', members: 2 }])
 
   const typingEvents: any[] = []

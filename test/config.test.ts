@@ -1,0 +1,96 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+t.test('defaults follow the contract', async (t) => {
+  const config = loadConfig({})
+  t.match(config, {
+    port: 3000,
+    host: '0.0.0.0',
+    logLevel: 'info',
+    redisUrl: undefined,
+    jwtSecretGenerated: true,
+    guestSessions: true,
+    corsOrigins: undefined,
+    historyLimit: 1000,
+    maxMessageLength: 2000,
+    messageRatePerSec: 5,
+    messageBurst: 20,
+    maxConnectionsPerUser: 10,
+    metricsToken: undefined,
+    shutdownGraceMs: 10000
+  })
+  t.ok(config.jwtSecret.length >= 32, 'a random secret when JWT_SECRET is unset')
+  t.not(loadConfig({}).jwtSecret, config.jwtSecret, 'a new one per process')
+  t.ok(config.maxFrameBytes > config.maxMessageLength * 6, 'frames well above the text limit')
+})
+
+t.test('values are read and typed', async (t) => {
+  const config = loadConfig({
+    PORT: '8080',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'DEBUG',
+    REDIS_URL: 'redis://localhost:6379/0',
+    JWT_SECRET: 's'.repeat(32),
+    GUEST_SESSIONS: 'false',
+    CORS_ORIGINS: 'https://a.example.com, http://localhost:5173',
+    HISTORY_LIMIT: '50',
+    MAX_MESSAGE_LENGTH: '500',
+    MESSAGE_RATE_PER_SEC: '0.5',
+    MESSAGE_BURST: '3',
+    MAX_CONNECTIONS_PER_USER: '4',
+    METRICS_TOKEN: 'scrape',
+    SHUTDOWN_GRACE_MS: '2500'
+  })
+  t.match(config, {
+    port: 8080,
+    host: '127.0.0.1',
+    logLevel: 'debug',
+    redisUrl: 'redis://localhost:6379/0',
+    jwtSecret: 's'.repeat(32),
+    jwtSecretGenerated: false,
+    guestSessions: false,
+    corsOrigins: ['https://a.example.com', 'http://localhost:5173'],
+    historyLimit: 50,
+    maxMessageLength: 500,
+    messageRatePerSec: 0.5,
+    messageBurst: 3,
+    maxConnectionsPerUser: 4,
+    metricsToken: 'scrape',
+    shutdownGraceMs: 2500
+  })
+  t.equal(loadConfig({ MESSAGE_RATE_PER_SEC: '0' }).messageRatePerSec, 0, '0 turns the limit off')
+  t.equal(loadConfig({ PORT: '  ' }).port, 3000, 'blank is unset')
+})
+
+const bad: Array<[Record<string, string>, string]> = [
+  [{ PORT: 'abc' }, 'PORT'],
+  [{ PORT: '70000' }, 'PORT'],
+  [{ PORT: '3000.5' }, 'PORT'],
+  [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+  [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
+  [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
+  [{ GUEST_SESSIONS: 'sometimes' }, 'GUEST_SESSIONS'],
+  [{ CORS_ORIGINS: 'not a url' }, 'CORS_ORIGINS'],
+  [{ CORS_ORIGINS: 'https://a.example.com/path' }, 'CORS_ORIGINS'],
+  [{ HISTORY_LIMIT: '0' }, 'HISTORY_LIMIT'],
+  [{ MAX_MESSAGE_LENGTH: '-5' }, 'MAX_MESSAGE_LENGTH'],
+  [{ MESSAGE_RATE_PER_SEC: 'fast' }, 'MESSAGE_RATE_PER_SEC'],
+  [{ MESSAGE_RATE_PER_SEC: '-1' }, 'MESSAGE_RATE_PER_SEC'],
+  [{ MESSAGE_BURST: '-1' }, 'MESSAGE_BURST'],
+  [{ MESSAGE_BURST: '0' }, 'MESSAGE_BURST'],
+  [{ MAX_CONNECTIONS_PER_USER: '0' }, 'MAX_CONNECTIONS_PER_USER'],
+  [{ SHUTDOWN_GRACE_MS: '1e4' }, 'SHUTDOWN_GRACE_MS'],
+  [{ TOKEN_TTL_SECONDS: '5' }, 'TOKEN_TTL_SECONDS']
+]
+
+t.test('a bad value throws a ConfigError naming the variable', async (t) => {
+  for (const [env, variable] of bad) {
+    t.throws(
+      () => loadConfig(env),
+      { name: 'ConfigError', variable, message: new RegExp(`^invalid configuration: ${variable} `) },
+      `${JSON.stringify(env)} is refused`
+    )
+  }
+  t.ok(new ConfigError('X', 'y') instanceof Error)
+})

@@ -1,0 +1,104 @@
+import { createHmac } from 'node:crypto'
+import t from 'tap'
+import { captureLogs, client, connect, signIn, startApp, TEST_SECRET } from '../helpers.js'
+
+function b64(value: object): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+/** A JWT made by hand, so the test controls every part a forger could. */
+function jwt(payload: object, { alg = 'HS256', secret = TEST_SECRET, header = {} as object } = {}): string {
+  const head = b64({ alg, typ: 'JWT', ...header })
+  const body = b64(payload)
+  if (alg === 'none') return `${head}.${body}.`
+  const hash = alg === 'HS512' ? 'sha512' : 'sha256'
+  const signature = createHmac(hash, secret).update(`${head}.${body}`).digest('base64url')
+  return `${head}.${body}.${signature}`
+}
+
+const now = () => Math.floor(Date.now() / 1000)
+const claims = () => ({ sub: 'u-1', name: 'Mallory', exp: now() + 600 })
+
+const refused: Array<[string, () => unknown]> = [
+  ['no token', () => undefined],
+  ['an empty token', () => ''],
+  ['a number', () => 42],
+  ['an object', () => ({ token: 'x' })],
+  ['garbage', () => 'not.a.jwt'],
+  ['a bad signature', () => jwt(claims(), { secret: 'another-secret-of-at-least-32-bytes!!' })],
+  ['alg none', () => jwt(claims(), { alg: 'none' })],
+  ['HS512', () => jwt(claims(), { alg: 'HS512' })],
+  ['an expired token', () => jwt({ ...claims(), exp: now() - 10 })],
+  ['no sub', () => jwt({ name: 'Mallory', exp: now() + 600 })],
+  ['no name', () => jwt({ sub: 'u-1', exp: now() + 600 })],
+  ['no exp', () => jwt({ sub: 'u-1', name: 'Mallory' })],
+  ['a numeric sub', () => jwt({ ...claims(), sub: 7 })],
+  ['an empty name', () => jwt({ ...claims(), name: '' })],
+  ['a tampered payload', () => {
+    const [head, , sig] = jwt(claims()).split('.')
+    return `${head}.${b64({ ...claims(), sub: 'admin' })}.${sig}`
+  }]
+]
+
+t.test('every kind of bad token is refused with UNAUTHORIZED', async (t) => {
+  const { lines, logger } = captureLogs()
+  const { url } = await startApp(t, {}, { logger })
+  for (const [name, token] of refused) {
+    const value = token()
+    const err: any = await connect(client(t, url, value)).then(
+      () => undefined,
+      (e) => e
+    )
+    t.equal(err?.data?.code, 'UNAUTHORIZED', `${name} is refused`)
+    t.type(err?.message, 'string')
+    if (typeof value === 'string' && value.length > 10) {
+      t.notOk(lines.some((l) => JSON.stringify(l).includes(value)), `${name}: the token is never logged`)
+    }
+  }
+  const refusals = lines.filter((l) => l.event === 'connect_refused')
+  t.equal(refusals.length, refused.length, 'each refusal is in the audit trail')
+  t.ok(refusals.every((l) => l.reason === 'UNAUTHORIZED' && l.remoteAddress), 'with reason and address')
+})
+
+t.test('a hand-made token with the right secret and claims is accepted', async (t) => {
+  const { url } = await startApp(t)
+  const socket = await connect(client(t, url, jwt(claims())))
+  t.ok(socket.connected)
+})
+
+t.test('a user may hold MAX_CONNECTIONS_PER_USER connections, and more once one closes', async (t) => {
+  const { lines, logger } = captureLogs()
+  const { url } = await startApp(t, { MAX_CONNECTIONS_PER_USER: '2' }, { logger })
+  const { token, user } = await signIn(url, 'Tabby')
+  const first = await connect(client(t, url, token))
+  await connect(client(t, url, token))
+  const err: any = await connect(client(t, url, token)).catch((e) => e)
+  t.equal(err.data?.code, 'TOO_MANY_CONNECTIONS')
+  const other = await signIn(url, 'Other')
+  t.ok((await connect(client(t, url, other.token))).connected, 'other users are not affected')
+  const gone = new Promise((resolve) => first.once('disconnect', resolve))
+  first.disconnect()
+  await gone
+  // The server sees the close a moment after the client; retry until the slot is free.
+  let again: any
+  for (let i = 0; i < 100 && !again?.connected; i++) {
+    again = await connect(client(t, url, token)).catch(() => undefined)
+  }
+  t.ok(again?.connected, 'a freed slot can be used again')
+  const refusal = lines.find((l) => l.event === 'connect_refused' && l.reason === 'TOO_MANY_CONNECTIONS')
+  t.match(refusal, { userId: user.id, remoteAddress: String })
+})
+
+t.test('the audit trail logs connects and disconnects with user, address and reason, never the token', async (t) => {
+  const { lines, logger } = captureLogs()
+  const { url } = await startApp(t, {}, { logger })
+  const { token, user } = await signIn(url, 'Audited')
+  const socket = await connect(client(t, url, token))
+  const id = socket.id
+  socket.disconnect()
+  const until = Date.now() + 5000
+  while (!lines.some((l) => l.event === 'disconnect') && Date.now() < until) await new Promise((r) => setTimeout(r, 5))
+  t.match(lines.find((l) => l.event === 'connect'), { userId: user.id, socketId: id, remoteAddress: String, transport: 'websocket' })
+  t.match(lines.find((l) => l.event === 'disconnect'), { userId: user.id, socketId: id, reason: 'client namespace disconnect' })
+  t.notOk(lines.some((l) => JSON.stringify(l).includes(token)), 'the token appears in no log line')
+})

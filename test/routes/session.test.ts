@@ -1,0 +1,82 @@
+import t from 'tap'
+import { client, connect, startApp } from '../helpers.js'
+
+async function post(url: string, body: string | undefined, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+  const res = await fetch(`${url}/api/session`, { method: 'POST', headers, body })
+  return { status: res.status, body: (await res.json()) as any }
+}
+
+t.test('a guest picks a name and gets a token that opens a socket', async (t) => {
+  const { url } = await startApp(t, { TOKEN_TTL_SECONDS: '3600' })
+  const before = Date.now()
+  const { status, body } = await post(url, JSON.stringify({ name: '  Zoë 🚀  ' }))
+  t.equal(status, 201)
+  t.equal(body.user.name, 'Zoë 🚀', 'the name is trimmed')
+  t.type(body.user.id, 'string')
+  t.type(body.token, 'string')
+  t.ok(body.expiresAt >= before + 3_599_000 && body.expiresAt <= Date.now() + 3_600_000, 'expiresAt is epoch ms')
+  const socket = await connect(client(t, url, body.token))
+  t.ok(socket.connected)
+  const second = await post(url, JSON.stringify({ name: 'Zoë 🚀' }))
+  t.not(second.body.user.id, body.user.id, 'two guests with one name are two users')
+})
+
+const badBodies: Array<[string, string | undefined, number?]> = [
+  ['an empty name', '{"name":""}'],
+  ['a white-space name', '{"name":"   \\t "}'],
+  ['33 characters', JSON.stringify({ name: 'x'.repeat(33) })],
+  ['a control character', JSON.stringify({ name: 'bad\u0007bell' })],
+  ['a newline', JSON.stringify({ name: 'two\nlines' })],
+  ['a bidi override', JSON.stringify({ name: 'evil\u202Egnp.exe' })],
+  ['a number', '{"name":42}'],
+  ['null', '{"name":null}'],
+  ['an array', '{"name":["a"]}'],
+  ['no name', '{}'],
+  ['an extra key', '{"name":"ok","admin":true}'],
+  ['a __proto__ key', '{"name":"ok","__proto__":{"admin":true}}'],
+  ['a JSON array body', '["ok"]'],
+  ['a JSON null body', 'null'],
+  ['broken JSON', '{"name":'],
+  ['a huge body', JSON.stringify({ name: 'x'.repeat(100_000) }), 413]
+]
+
+t.test('bad names and bodies get 400 with a stable code and no stack', async (t) => {
+  const { url } = await startApp(t)
+  for (const [name, body, status = 400] of badBodies) {
+    const res = await post(url, body)
+    t.equal(res.status, status, `${name} → ${status}`)
+    t.equal(res.body.statusCode, status)
+    t.equal(res.body.code, status === 400 ? 'INVALID_PAYLOAD' : 'PAYLOAD_TOO_LARGE', `${name}: code`)
+    t.type(res.body.error, 'string')
+    t.type(res.body.message, 'string')
+    t.notMatch(JSON.stringify(res.body), /at .*\.(js|ts):\d+/, `${name}: no stack`)
+  }
+  const text = await post(url, 'name=x', { 'content-type': 'application/x-www-form-urlencoded' })
+  t.equal(text.status, 415)
+  t.equal(text.body.code, 'UNSUPPORTED_MEDIA_TYPE')
+  t.equal(Object.prototype.hasOwnProperty.call({}, 'admin'), false)
+})
+
+t.test('with GUEST_SESSIONS=false the endpoint answers 404', async (t) => {
+  const { url } = await startApp(t, { GUEST_SESSIONS: 'false' })
+  const res = await post(url, '{"name":"Ann"}')
+  t.equal(res.status, 404)
+  t.match(res.body, { statusCode: 404, code: 'NOT_FOUND', error: 'Not Found' })
+})
+
+t.test('unknown routes answer 404 JSON; a 5xx leaks nothing internal', async (t) => {
+  const { url } = await startApp(t, {}, {
+    prepare(app) {
+      app.get('/boom', async () => {
+        throw new Error('password=hunter2 at db.internal:5432')
+      })
+    }
+  })
+  const missing = await fetch(`${url}/nope`)
+  t.equal(missing.status, 404)
+  t.match(await missing.json(), { statusCode: 404, code: 'NOT_FOUND', error: 'Not Found' })
+  const boom = await fetch(`${url}/boom`)
+  t.equal(boom.status, 500)
+  const body = await boom.json()
+  t.same(body, { statusCode: 500, code: 'INTERNAL', error: 'Internal Server Error', message: 'Internal server error' })
+})
