@@ -10,6 +10,7 @@ import type { Config } from './config.js'
 import { ChatError, errorTable, type HttpErrorCode } from './errors.js'
 import authPlugin from './plugins/auth.js'
 import healthPlugin from './plugins/health.js'
+import metricsPlugin from './plugins/metrics.js'
 import securityPlugin from './plugins/security.js'
 import socketPlugin from './plugins/socket-io.js'
 import staticClientPlugin from './plugins/static-client.js'
@@ -84,6 +85,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(authPlugin, { secret: config.jwtSecret, ttlSeconds: config.tokenTtlSeconds })
   await app.register(healthPlugin, { pingStore: () => store.ping() })
+  await app.register(metricsPlugin, { token: config.metricsToken, redis: config.redisUrl !== undefined })
   await app.register(socketPlugin, {
     store,
     corsOrigins: config.corsOrigins,

@@ -151,3 +151,16 @@ export async function freePort(): Promise<number> {
   await once(server, 'close')
   return port
 }
+
+/** Scrapes /metrics (classic text format) into `name{labels}` → value. */
+export async function scrape(url: string, headers: Record<string, string> = {}): Promise<Map<string, number>> {
+  const res = await fetch(`${url}/metrics`, { headers })
+  if (res.status !== 200) throw new Error(`scrape failed: ${res.status}`)
+  const samples = new Map<string, number>()
+  for (const line of (await res.text()).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const at = line.lastIndexOf(' ')
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)))
+  }
+  return samples
+}

@@ -12,6 +12,7 @@ import type {
   JoinResult,
   LeavePayload,
   Member,
+  Message,
   SendPayload,
   SendResult,
   ServerToClientEvents,
@@ -36,6 +37,8 @@ export interface ChatServiceOptions {
   messageBurst: number
   maxConnectionsPerUser: number
   maxRoomsPerConnection?: number
+  /** Told how many sockets on this node each broadcast message was written to. */
+  onDelivered?: (sockets: number) => void
 }
 
 /** Every socket of a user also sits in this Socket.IO room, so "the others" can exclude them all.
@@ -150,8 +153,13 @@ export class ChatService {
       clientId,
       ts: Date.now()
     })
-    if (!duplicate) this.io.to(room).emit('message', message)
+    if (!duplicate) this.broadcast(room, message)
     return { message }
+  }
+
+  private broadcast(room: string, message: Message): void {
+    this.io.to(room).emit('message', message)
+    this.options.onDelivered?.(this.io.of('/').adapter.rooms.get(room)?.size ?? 0)
   }
 
   async history(socket: ChatSocket, { room, before, after, limit }: HistoryPayload): Promise<HistoryResult> {

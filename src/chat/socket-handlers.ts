@@ -1,6 +1,7 @@
 // Every client event goes through one wrapper: schema check, rate limit, the chat service, then
 // exactly one answer (the acknowledgement, or `chat:error` when the client gave no callback).
 // Metrics and tracing hang on the hooks here rather than in each handler.
+import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
 import { ChatError } from '../errors.js'
@@ -16,9 +17,19 @@ import {
   sendPayloadSchema
 } from './protocol.js'
 
+export interface EventOutcome {
+  event: ClientEventName
+  /** Seconds from the event arriving to its answer. */
+  seconds: number
+  /** The error code when it failed. */
+  code: ErrorCode | undefined
+  /** The event's span, recording only when tracing is on. */
+  span: Span
+}
+
 export interface HandlerHooks {
-  /** Once per handled event, with its error code when it failed. */
-  onEventDone?(event: ClientEventName, startedAt: number, code: ErrorCode | undefined): void
+  /** Once per handled event, right after it was answered. */
+  onEventDone?(outcome: EventOutcome): void
   onUnknownEvent?(event: string): void
   /** An unexpected failure: logged by the caller, answered to the client as INTERNAL. */
   onInternalError(event: ClientEventName, err: unknown): void
@@ -60,6 +71,19 @@ export class InflightGate {
 
 const MAX_ERROR_DETAIL = 200
 
+const tracer = trace.getTracer('chat-service')
+
+const spanAttributes = Object.fromEntries(
+  (['room:join', 'room:leave', 'message:send', 'room:history', 'typing'] as const).map((event) => [
+    event,
+    {
+      'messaging.system': 'socket.io',
+      'messaging.operation.name': event,
+      'messaging.operation.type': event === 'message:send' ? 'send' : 'process'
+    }
+  ])
+) as Record<string, Record<string, string>>
+
 type Handler = (socket: ChatSocket, payload: never) => Promise<object>
 
 interface Route {
@@ -97,9 +121,10 @@ export function createSocketHandlers(
   }
   const known = new Set<string>(Object.keys(routes))
 
-  async function dispatch(socket: ChatSocket, r: Route, payload: unknown): Promise<object> {
+  async function dispatch(socket: ChatSocket, r: Route, payload: unknown, span: Span): Promise<object> {
     if (gate.draining) throw new ChatError('UNAVAILABLE', 'The server is restarting; retry shortly')
     if (!r.check(payload)) throw new ChatError('INVALID_PAYLOAD', r.describe(payload))
+    if (span.isRecording()) span.setAttribute('messaging.destination.name', (payload as { room: string }).room)
     if (r.rateLimited) service.throttle(socket)
     return r.run(socket, payload as never)
   }
@@ -115,26 +140,42 @@ export function createSocketHandlers(
   }
 
   function listen(socket: ChatSocket, event: ClientEventName, r: Route): void {
+    const spanName = `chat ${event}`
     const listener = (...args: unknown[]): void => {
       const startedAt = performance.now()
       const last = args[args.length - 1]
       let ack = typeof last === 'function' ? (last as (response: unknown) => void) : undefined
       const payload = ack !== undefined && args.length === 1 ? undefined : args[0]
-      gate.enter()
-      dispatch(socket, r, payload).then(
-        (result) => {
-          hooks.onEventDone?.(event, startedAt, undefined)
-          ack?.({ ok: true, ...result })
-          ack = undefined
-        },
-        (err: unknown) => {
-          const error = errorBody(event, err)
-          hooks.onEventDone?.(event, startedAt, error.code)
-          if (ack !== undefined) ack({ ok: false, error })
-          else socket.emit('chat:error', { event, ...error })
-          ack = undefined
+      // One span per handled event, named by the event alone (low cardinality), with attributes
+      // after OpenTelemetry's messaging conventions. A no-op when tracing is off.
+      const span = tracer.startSpan(spanName, { kind: SpanKind.CONSUMER, attributes: spanAttributes[event] })
+      const finish = (code: ErrorCode | undefined) => {
+        if (code !== undefined) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: code })
+          span.setAttribute('error.type', code)
         }
-      )
+        hooks.onEventDone?.({ event, seconds: (performance.now() - startedAt) / 1000, code, span })
+        span.end()
+      }
+      gate.enter()
+      context
+        .with(trace.setSpan(context.active(), span), () => dispatch(socket, r, payload, span))
+        .then(
+          (result) => {
+            const id = (result as { message?: { id: string } }).message?.id
+            if (id !== undefined && span.isRecording()) span.setAttribute('messaging.message.id', id)
+            ack?.({ ok: true, ...result })
+            ack = undefined
+            finish(undefined)
+          },
+          (err: unknown) => {
+            const error = errorBody(event, err)
+            if (ack !== undefined) ack({ ok: false, error })
+            else socket.emit('chat:error', { event, ...error })
+            ack = undefined
+            finish(error.code)
+          }
+        )
         // A throwing hook must never become an unhandled rejection that takes the process down.
         .catch((err: unknown) => hooks.onInternalError(event, err))
         .finally(() => gate.leave())

@@ -11,6 +11,7 @@ import type { ErrorCode } from '../chat/protocol.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
 import type { ChatStore } from '../chat/store.js'
 import { ChatError } from '../errors.js'
+import type { ChatMetrics } from '../metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,6 +32,37 @@ export interface SocketOptions {
   /** How long the drain waits for in-flight acknowledgements. */
   drainTimeoutMs: number
   hooks?: Partial<HandlerHooks>
+}
+
+/** Why a handshake was refused: the `reason` label of chat_connection_rejections_total. */
+const REJECTION_REASONS = ['UNAUTHORIZED', 'TOO_MANY_CONNECTIONS', 'ORIGIN', 'DRAINING'] as const
+type RejectionReason = (typeof REJECTION_REASONS)[number]
+
+/** Event hooks that keep the chat metrics; exemplars link a slow send to its trace. */
+function metricHooks(metrics: ChatMetrics): Pick<HandlerHooks, 'onEventDone' | 'onUnknownEvent'> {
+  const noExemplar = {}
+  const noLabels = {}
+  const errors = new Map<string, { inc(): void }>()
+  return {
+    onEventDone({ event, seconds, code, span }) {
+      if (event === 'message:send') {
+        metrics.messagesReceived.inc()
+        const exemplarLabels = span.isRecording()
+          ? { trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId }
+          : noExemplar
+        metrics.messageProcessing.observe({ value: seconds, labels: noLabels, exemplarLabels } as never)
+      }
+      if (code !== undefined) {
+        const key = `${event} ${code}`
+        let child = errors.get(key)
+        if (child === undefined) errors.set(key, (child = metrics.eventErrors.labels(event, code)))
+        child.inc()
+      }
+    },
+    onUnknownEvent() {
+      metrics.unknownEvents.inc()
+    }
+  }
 }
 
 // fastify-socket.io is CommonJS with `exports.default`; seen from ESM that is one level down.
@@ -58,6 +90,9 @@ function forwardedFor(req: IncomingMessage): string | undefined {
 export default fp(
   async function socketPlugin(fastify: FastifyInstance, options: SocketOptions) {
     const log = fastify.log.child({ component: 'socket' })
+    const { metrics } = fastify
+    for (const reason of REJECTION_REASONS) metrics.connectionRejections.inc({ reason }, 0)
+    const reject = (reason: RejectionReason) => metrics.connectionRejections.inc({ reason })
     const allowedOrigins = new Set(options.corsOrigins ?? [])
 
     /** Browsers always send Origin; other clients may not, and are not subject to CORS. */
@@ -80,8 +115,12 @@ export default fp(
       // Refusing at the transport level (not in a namespace middleware) makes a stock client
       // retry by itself, which is what it should do while this node drains.
       allowRequest(req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) {
-        if (fastify.lifecycle.phase === 'draining') return callback('The server is restarting', false)
+        if (fastify.lifecycle.phase === 'draining') {
+          reject('DRAINING')
+          return callback('The server is restarting', false)
+        }
         if (!originAllowed(req)) {
+          reject('ORIGIN')
           log.warn({ event: 'connect_refused', reason: 'ORIGIN', origin: req.headers.origin, remoteAddress: req.socket.remoteAddress }, 'socket refused: origin not allowed')
           return callback('Origin not allowed', false)
         }
@@ -97,7 +136,17 @@ export default fp(
 
     const io = fastify.io
     const gate = new InflightGate()
-    const chat = new ChatService(io, options.store, options)
+    const chat = new ChatService(io, options.store, {
+      ...options,
+      onDelivered: (sockets) => metrics.messagesDelivered.inc(sockets)
+    })
+    metrics.countRoomsWith(function countRooms() {
+      // Socket.IO rooms that are chat rooms: not a socket's own room, not a user's room.
+      const { rooms, sids } = io.of('/').adapter
+      let count = 0
+      for (const room of rooms.keys()) if (!sids.has(room) && !room.startsWith('user:')) count++
+      return count
+    })
     fastify.decorate('chat', chat)
 
     const hooks: HandlerHooks = {
@@ -107,6 +156,7 @@ export default fp(
       onUnknownEvent(event) {
         log.debug({ event: 'unknown_event', chatEvent: event.slice(0, 64) }, 'unknown event ignored')
       },
+      ...metricHooks(metrics),
       ...options.hooks
     }
     const attach = createSocketHandlers(chat, { maxMessageLength: options.maxMessageLength, gate, hooks })
@@ -119,10 +169,12 @@ export default fp(
         user = fastify.tokens.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
       } catch (err) {
         const message = err instanceof ChatError ? err.message : 'The access token is not valid'
+        reject('UNAUTHORIZED')
         log.warn({ event: 'connect_refused', reason: 'UNAUTHORIZED', detail: message, ...audit }, 'socket refused')
         return next(refusal('UNAUTHORIZED', message))
       }
       if (!chat.hasConnectionRoom(user.id)) {
+        reject('TOO_MANY_CONNECTIONS')
         log.warn({ event: 'connect_refused', reason: 'TOO_MANY_CONNECTIONS', userId: user.id, ...audit }, 'socket refused')
         return next(refusal('TOO_MANY_CONNECTIONS', `At most ${options.maxConnectionsPerUser} connections per user`))
       }
@@ -134,7 +186,11 @@ export default fp(
     io.on('connection', function onConnection(socket: ChatSocket) {
       chat.connected(socket)
       attach(socket)
+      metrics.connectionsTotal.inc()
+      metrics.connectionsActive.inc()
       socket.on('disconnect', function onDisconnect(reason) {
+        metrics.connectionsActive.dec()
+        metrics.disconnections.inc({ reason })
         log.info({ event: 'disconnect', userId: socket.data.user.id, socketId: socket.id, reason }, 'socket disconnected')
         chat.disconnected(socket).catch((err: unknown) => {
           log.error({ err, event: 'disconnect_cleanup_failed', socketId: socket.id }, 'presence cleanup failed')
@@ -173,5 +229,5 @@ export default fp(
       for (const ws of sockets) if (ws.readyState !== 3) ws.terminate()
     }
   },
-  { name: 'socket-io', dependencies: ['auth', 'health'] }
+  { name: 'socket-io', dependencies: ['auth', 'health', 'metrics'] }
 )
