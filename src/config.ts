@@ -137,3 +137,19 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 100, 600_000)
   }
 }
+
+/**
+ * Whether traces are exported, by the standard OpenTelemetry variables (the SDK reads the rest
+ * of them itself): an OTLP endpoint or an explicit exporter turns tracing on, and
+ * OTEL_SDK_DISABLED=true turns it off. With none set, no SDK starts and nothing is exported.
+ */
+export function tracingEnabled(env: Env = process.env): boolean {
+  if (read(env, 'OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return false
+  const exporter = read(env, 'OTEL_TRACES_EXPORTER')?.toLowerCase()
+  if (exporter !== undefined) return exporter !== 'none'
+  return read(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined || read(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined
+}
+
+export function otelServiceName(env: Env = process.env): string {
+  return read(env, 'OTEL_SERVICE_NAME') ?? 'chat-service'
+}
