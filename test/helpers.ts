@@ -1,9 +1,11 @@
 // Test helpers: boot the real app on a free port, sign in, open real Socket.IO clients, and close
 // everything they opened when the test ends.
+import { accessSync, constants } from 'node:fs'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import { io, type Socket } from 'socket.io-client'
+import type { Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type BuildOptions } from '../src/app.js'
 import type { ClientToServerEvents, Member, ServerToClientEvents } from '../src/chat/protocol.js'
@@ -163,4 +165,30 @@ export async function scrape(url: string, headers: Record<string, string> = {}):
     samples.set(line.slice(0, at), Number(line.slice(at + 1)))
   }
   return samples
+}
+
+/**
+ * A tool the test needs from the machine (redis-server, prometheus, chromium...). Missing on a
+ * developer's machine: the test says so loudly and skips. Missing under CI=true: it fails,
+ * because .ci/run installs every such tool.
+ */
+export function requireTool(t: Test, name: string): string | undefined {
+  const found = process.env.PATH?.split(':')
+    .map((dir) => `${dir}/${name}`)
+    .find((file) => {
+      try {
+        accessSync(file, constants.X_OK)
+        return true
+      } catch {
+        return false
+      }
+    })
+  if (found !== undefined) return found
+  const message = `${name} is not installed: install it (apt-get install ${name}) to run this test`
+  if (process.env.CI === 'true') t.fail(message)
+  else {
+    process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`)
+    t.plan(0, message)
+  }
+  return undefined
 }

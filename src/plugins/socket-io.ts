@@ -43,8 +43,12 @@ function metricHooks(metrics: ChatMetrics): Pick<HandlerHooks, 'onEventDone' | '
   const noExemplar = {}
   const noLabels = {}
   const errors = new Map<string, { inc(): void }>()
+  const events = new Map<string, { inc(): void }>()
   return {
     onEventDone({ event, seconds, code, span }) {
+      let handled = events.get(event)
+      if (handled === undefined) events.set(event, (handled = metrics.events.labels(event)))
+      handled.inc()
       if (event === 'message:send') {
         metrics.messagesReceived.inc()
         const exemplarLabels = span.isRecording()
