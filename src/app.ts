@@ -3,7 +3,6 @@
 import { STATUS_CODES } from 'node:http'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { MemoryStore } from './chat/memory-store.js'
 import type { HandlerHooks } from './chat/socket-handlers.js'
 import type { ChatStore } from './chat/store.js'
 import type { Config } from './config.js'
@@ -14,6 +13,7 @@ import metricsPlugin from './plugins/metrics.js'
 import securityPlugin from './plugins/security.js'
 import socketPlugin from './plugins/socket-io.js'
 import staticClientPlugin from './plugins/static-client.js'
+import storePlugin from './plugins/store.js'
 import roomRoutes from './routes/rooms.js'
 import sessionRoutes from './routes/session.js'
 
@@ -77,17 +77,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.jwtSecretGenerated) {
     app.log.warn('JWT_SECRET is not set: using a random secret for this process (fine for one node, wrong for several)')
   }
-  const store = options.store ?? new MemoryStore(config.historyLimit)
-  app.addHook('onClose', async function closeStore() {
-    await store.close()
-  })
-
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(authPlugin, { secret: config.jwtSecret, ttlSeconds: config.tokenTtlSeconds })
-  await app.register(healthPlugin, { pingStore: () => store.ping() })
   await app.register(metricsPlugin, { token: config.metricsToken, redis: config.redisUrl !== undefined })
+  await app.register(storePlugin, { redisUrl: config.redisUrl, historyLimit: config.historyLimit, store: options.store })
+  await app.register(healthPlugin, { pingStore: () => app.store.ping() })
   await app.register(socketPlugin, {
-    store,
+    store: app.store,
+    adapter: app.clusterAdapter,
     corsOrigins: config.corsOrigins,
     maxFrameBytes: config.maxFrameBytes,
     maxMessageLength: config.maxMessageLength,

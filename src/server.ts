@@ -6,11 +6,7 @@ import { ConfigError, type Config, loadConfig } from './config.js'
 
 function configOrExit(): Config {
   try {
-    const config = loadConfig()
-    if (config.redisUrl !== undefined) {
-      throw new ConfigError('REDIS_URL', 'is set, but this build has no Redis store yet: unset it to run a single node')
-    }
-    return config
+    return loadConfig()
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     process.stderr.write(`${err.message}\n`)

@@ -1,6 +1,7 @@
 // The chat domain: what joining, leaving, sending, paging history and typing mean. It knows
 // Socket.IO (rooms and broadcasts are the chat's own vocabulary) but nothing of Fastify.
 import type { Server, Socket } from 'socket.io'
+import { PacketType } from 'socket.io-parser'
 import { ChatError } from '../errors.js'
 import type {
   ClientToServerEvents,
@@ -18,6 +19,7 @@ import type {
   ServerToClientEvents,
   TypingPayload
 } from './protocol.js'
+import { captureTrace, chatFlags } from './delivery.js'
 import { DEFAULT_PAGE_SIZE } from './protocol.js'
 import { TokenBucket } from './rate-limiter.js'
 import type { ChatStore } from './store.js'
@@ -37,8 +39,6 @@ export interface ChatServiceOptions {
   messageBurst: number
   maxConnectionsPerUser: number
   maxRoomsPerConnection?: number
-  /** Told how many sockets on this node each broadcast message was written to. */
-  onDelivered?: (sockets: number) => void
 }
 
 /** Every socket of a user also sits in this Socket.IO room, so "the others" can exclude them all.
@@ -49,6 +49,8 @@ export function userRoom(userId: string): string {
 
 export class ChatService {
   private readonly connectionsByUser = new Map<string, number>()
+  /** Presence removals the store refused (Redis away); retried by `maintain`. */
+  private readonly unfinished = new Set<{ room: string; user: Member; socketId: string }>()
   private readonly maxRooms: number
 
   constructor(
@@ -135,9 +137,34 @@ export class ChatService {
   }
 
   private async forget(socket: ChatSocket, room: string): Promise<void> {
-    const { user } = socket.data
-    const last = await this.store.removePresence(room, user.id, socket.id)
+    await this.forgetSocket({ room, user: socket.data.user, socketId: socket.id })
+  }
+
+  private async forgetSocket(entry: { room: string; user: Member; socketId: string }): Promise<void> {
+    const { room, user, socketId } = entry
+    let last: boolean
+    try {
+      last = await this.store.removePresence(room, user.id, socketId)
+    } catch (err) {
+      // Keep it for later rather than leave a ghost member in the room.
+      this.unfinished.add(entry)
+      throw err
+    }
     if (last) this.io.to(room).emit('presence', { room, user, status: 'left' })
+  }
+
+  /**
+   * Periodic upkeep: retries presence removals that failed, and announces the users who left
+   * with a node that died (the store tells who).
+   */
+  async maintain(): Promise<void> {
+    for (const entry of [...this.unfinished]) {
+      this.unfinished.delete(entry)
+      await this.forgetSocket(entry)
+    }
+    for (const { room, user } of await this.store.sweep()) {
+      this.io.to(room).emit('presence', { room, user, status: 'left' })
+    }
   }
 
   private requireJoined(socket: ChatSocket, room: string): void {
@@ -146,20 +173,19 @@ export class ChatService {
 
   async send(socket: ChatSocket, { room, text, clientId }: SendPayload): Promise<SendResult> {
     this.requireJoined(socket, room)
-    const { message, duplicate } = await this.store.append({
-      room,
-      user: socket.data.user,
-      text,
-      clientId,
-      ts: Date.now()
-    })
-    if (!duplicate) this.broadcast(room, message)
+    const trace = captureTrace()
+    const { message, duplicate } = await this.store.append({ room, user: socket.data.user, text, clientId, ts: Date.now(), trace })
+    // A store that publishes (Redis) has already sent it to every node, this one included.
+    if (!duplicate && !this.store.broadcasts) this.broadcast(room, message, trace)
     return { message }
   }
 
-  private broadcast(room: string, message: Message): void {
-    this.io.to(room).emit('message', message)
-    this.options.onDelivered?.(this.io.of('/').adapter.rooms.get(room)?.size ?? 0)
+  /** To this node's sockets in the room, through the adapter, marked as a chat message. */
+  private broadcast(room: string, message: Message, trace: Record<string, string> | undefined): void {
+    this.io.of('/').adapter.broadcast(
+      { type: PacketType.EVENT, nsp: '/', data: ['message', message] },
+      { rooms: new Set([room]), except: new Set(), flags: chatFlags(trace) as never }
+    )
   }
 
   async history(socket: ChatSocket, { room, before, after, limit }: HistoryPayload): Promise<HistoryResult> {

@@ -1,7 +1,7 @@
 // The single-node store: everything in this process's memory, lost on restart.
 import { randomUUID } from 'node:crypto'
 import type { Member, Message } from './protocol.js'
-import type { AppendInput, AppendResult, ChatStore, RoomSummary, SinceResult } from './store.js'
+import type { AppendInput, AppendResult, ChatStore, Departure, RoomSummary, SinceResult } from './store.js'
 
 interface RoomState {
   seq: number
@@ -18,6 +18,7 @@ function dedupKey(userId: string, clientId: string): string {
 }
 
 export class MemoryStore implements ChatStore {
+  readonly broadcasts = false
   private readonly rooms_ = new Map<string, RoomState>()
 
   constructor(private readonly historyLimit: number) {}
@@ -130,6 +131,11 @@ export class MemoryStore implements ChatStore {
       if (state.presence.size > 0) list.push({ name, members: state.presence.size })
     }
     return list.sort((a, b) => b.members - a.members || a.name.localeCompare(b.name))
+  }
+
+  /** One process: no other node can die. */
+  async sweep(): Promise<Departure[]> {
+    return []
   }
 
   async ping(): Promise<void> {}

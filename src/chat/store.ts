@@ -8,6 +8,8 @@ export interface AppendInput {
   text: string
   clientId?: string
   ts: number
+  /** W3C trace context of the send, carried to every delivering node when tracing is on. */
+  trace?: Record<string, string>
 }
 
 export interface AppendResult {
@@ -22,12 +24,24 @@ export interface SinceResult {
   recovered: boolean
 }
 
+/** A user whose last socket in a room went away with a dead node. */
+export interface Departure {
+  room: string
+  user: Member
+}
+
 export interface RoomSummary {
   name: string
   members: number
 }
 
 export interface ChatStore {
+  /**
+   * True when `append` itself publishes each new message to every node (in seq order); false
+   * when the chat service broadcasts it from this node.
+   */
+  readonly broadcasts: boolean
+
   /**
    * One atomic step: the room's next `seq`, the history append and trim, and de-duplication of
    * a retried `clientId` (per user and room, for as long as the first message is in history).
@@ -48,6 +62,9 @@ export interface ChatStore {
   members(room: string): Promise<Member[]>
   /** Rooms with members, busiest first. */
   rooms(): Promise<RoomSummary[]>
+
+  /** Forgets the presence of nodes that died without saying goodbye; returns who left. */
+  sweep(): Promise<Departure[]>
 
   /** Resolves when the store can serve; rejects when it cannot (readiness). */
   ping(): Promise<void>

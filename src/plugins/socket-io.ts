@@ -8,6 +8,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import socketIoModule, { type FastifySocketioOptions } from 'fastify-socket.io'
 import { type ChatServer, ChatService, type ChatSocket } from '../chat/chat-service.js'
 import type { ErrorCode } from '../chat/protocol.js'
+import { instrumentDeliveries } from '../chat/delivery.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
 import type { ChatStore } from '../chat/store.js'
 import { ChatError } from '../errors.js'
@@ -32,6 +33,10 @@ export interface SocketOptions {
   /** How long the drain waits for in-flight acknowledgements. */
   drainTimeoutMs: number
   hooks?: Partial<HandlerHooks>
+  /** How often cluster upkeep runs (dead nodes, failed presence removals). */
+  upkeepMs?: number
+  /** A cluster adapter (Redis Streams) factory; the in-memory adapter when absent. */
+  adapter?: Parameters<ChatServer['adapter']>[0]
 }
 
 /** Why a handshake was refused: the `reason` label of chat_connection_rejections_total. */
@@ -140,10 +145,9 @@ export default fp(
 
     const io = fastify.io
     const gate = new InflightGate()
-    const chat = new ChatService(io, options.store, {
-      ...options,
-      onDelivered: (sockets) => metrics.messagesDelivered.inc(sockets)
-    })
+    if (options.adapter !== undefined) io.adapter(options.adapter)
+    instrumentDeliveries(io.of('/').adapter, (sockets) => metrics.messagesDelivered.inc(sockets))
+    const chat = new ChatService(io, options.store, options)
     metrics.countRoomsWith(function countRooms() {
       // Socket.IO rooms that are chat rooms: not a socket's own room, not a user's room.
       const { rooms, sids } = io.of('/').adapter
@@ -152,6 +156,23 @@ export default fp(
       return count
     })
     fastify.decorate('chat', chat)
+
+    if (options.store.broadcasts) {
+      // Cluster upkeep: dead nodes' presence, removals that failed while Redis was away.
+      let running = false
+      const upkeep = setInterval(() => {
+        if (running) return
+        running = true
+        chat
+          .maintain()
+          .catch((err: unknown) => log.warn({ event: 'upkeep_failed', err: { message: (err as Error).message } }, 'presence upkeep failed'))
+          .finally(() => (running = false))
+      }, options.upkeepMs ?? 5000)
+      upkeep.unref()
+      fastify.addHook('onClose', async function stopUpkeep() {
+        clearInterval(upkeep)
+      })
+    }
 
     const hooks: HandlerHooks = {
       onInternalError(event, err) {

@@ -1,0 +1,273 @@
+// The cluster store: history, sequence numbers, retry de-duplication and presence in Redis, so
+// any number of nodes serve one chat. The append is one Lua script that also publishes the
+// message to the Socket.IO Redis Streams adapter's stream, as an external emitter does: every
+// node (the sender's included) delivers it from that stream, in stream order, which is seq order.
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { Redis } from 'ioredis'
+import { ChatError } from '../errors.js'
+import type { Member, Message } from './protocol.js'
+import { chatFlags } from './delivery.js'
+import type { AppendInput, AppendResult, ChatStore, Departure, RoomSummary, SinceResult } from './store.js'
+
+export interface RedisStoreOptions {
+  historyLimit: number
+  /** The Socket.IO Redis Streams adapter's stream name and length cap. */
+  streamName: string
+  streamMaxLen: number
+  /** How often this node says it is alive, and after how long without that it counts as dead. */
+  heartbeatMs?: number
+  nodeTimeoutMs?: number
+  /** Called when an operation fails because Redis cannot be reached. */
+  onError?: (err: unknown, operation: string) => void
+}
+
+const KEY = {
+  seq: (room: string) => `chat:room:${room}:seq`,
+  log: (room: string) => `chat:room:${room}:log`,
+  dedup: (room: string) => `chat:room:${room}:dedup`,
+  members: (room: string) => `chat:room:${room}:members`,
+  userSockets: (room: string, userId: string) => `chat:room:${room}:user:${userId}`,
+  rooms: 'chat:rooms',
+  nodes: 'chat:nodes',
+  nodeSockets: (nodeId: string) => `chat:node:${nodeId}:sockets`
+}
+
+// KEYS: seq, log, dedup, stream. ARGV: history limit, de-dup field ('' for none), message JSON
+// before and after its seq, the broadcast envelope before and after the message JSON, stream cap.
+const APPEND = `
+if ARGV[2] ~= '' then
+  local first = redis.call('HGET', KEYS[3], ARGV[2])
+  if first then return {0, first} end
+end
+local seq = redis.call('INCR', KEYS[1])
+local json = ARGV[3] .. seq .. ARGV[4]
+redis.call('ZADD', KEYS[2], seq, json)
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], json) end
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
+if excess > 0 then
+  local old = redis.call('ZRANGE', KEYS[2], 0, excess - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
+  for _, m in ipairs(old) do
+    local ok, msg = pcall(cjson.decode, m)
+    if ok and msg.clientId then redis.call('HDEL', KEYS[3], msg.user.id .. '\\n' .. msg.clientId) end
+  end
+end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'uid', 'emitter', 'nsp', '/', 'type', '3', 'data', ARGV[5] .. json .. ARGV[6])
+return {1, json}
+`
+
+// KEYS: room members, the user's sockets in the room, rooms, this node's sockets.
+// ARGV: user id, member JSON, socket key, room, node entry.
+const ADD_PRESENCE = `
+redis.call('SADD', KEYS[4], ARGV[5])
+if redis.call('SADD', KEYS[2], ARGV[3]) == 1 and redis.call('SCARD', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('ZINCRBY', KEYS[3], 1, ARGV[4])
+  return 1
+end
+return 0
+`
+
+// Same KEYS; ARGV: user id, socket key, room, node entry. Returns the member JSON when it was
+// the user's last socket in the room.
+const REMOVE_PRESENCE = `
+redis.call('SREM', KEYS[4], ARGV[4])
+if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then return false end
+if redis.call('SCARD', KEYS[2]) > 0 then return false end
+local member = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+if tonumber(redis.call('ZINCRBY', KEYS[3], -1, ARGV[3])) <= 0 then redis.call('ZREM', KEYS[3], ARGV[3]) end
+return member or false
+`
+
+function parse(list: string[]): Message[] {
+  return list.map((json) => JSON.parse(json) as Message)
+}
+
+/** `{"id":…,"room":…,"seq":` and `,"user":…}` around the seq the script assigns. */
+function messageParts(id: string, input: AppendInput): [string, string] {
+  const head = `{"id":${JSON.stringify(id)},"room":${JSON.stringify(input.room)},"seq":`
+  const rest: Omit<Message, 'id' | 'room' | 'seq'> = { user: input.user, text: input.text, ts: input.ts }
+  if (input.clientId !== undefined) rest.clientId = input.clientId
+  return [head, `,${JSON.stringify(rest).slice(1)}`]
+}
+
+export class RedisStore implements ChatStore {
+  readonly broadcasts = true
+  readonly nodeId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+  private heartbeat: NodeJS.Timeout | undefined
+  private readonly heartbeatMs: number
+  private readonly nodeTimeoutMs: number
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisStoreOptions
+  ) {
+    this.heartbeatMs = options.heartbeatMs ?? 5000
+    this.nodeTimeoutMs = options.nodeTimeoutMs ?? 20_000
+    redis.defineCommand('chatAppend', { numberOfKeys: 4, lua: APPEND })
+    redis.defineCommand('chatAddPresence', { numberOfKeys: 4, lua: ADD_PRESENCE })
+    redis.defineCommand('chatRemovePresence', { numberOfKeys: 4, lua: REMOVE_PRESENCE })
+  }
+
+  /** Announces this node and keeps announcing it, so others can tell when it died. */
+  start(): void {
+    const beat = () => {
+      this.redis.zadd(KEY.nodes, Date.now(), this.nodeId).catch((err: unknown) => this.options.onError?.(err, 'heartbeat'))
+    }
+    beat()
+    this.heartbeat = setInterval(beat, this.heartbeatMs)
+    this.heartbeat.unref()
+  }
+
+  /** Runs `fn`; a Redis failure becomes UNAVAILABLE (nothing internal reaches the client). */
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (err instanceof ChatError) throw err
+      this.options.onError?.(err, operation)
+      throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; nothing was stored, retry later')
+    }
+  }
+
+  append(input: AppendInput): Promise<AppendResult> {
+    return this.call('append', async () => {
+      const [head, tail] = messageParts(randomUUID(), input)
+      const dedup = input.clientId === undefined ? '' : `${input.user.id}\n${input.clientId}`
+      const envelope = `{"packet":{"type":2,"nsp":"/","data":["message",`
+      const opts = `]},"opts":{"rooms":[${JSON.stringify(input.room)}],"except":[],"flags":${JSON.stringify(chatFlags(input.trace))}}}`
+      const [stored, json] = (await (this.redis as unknown as Scripts).chatAppend(
+        KEY.seq(input.room),
+        KEY.log(input.room),
+        KEY.dedup(input.room),
+        this.options.streamName,
+        this.options.historyLimit,
+        dedup,
+        head,
+        tail,
+        envelope,
+        opts,
+        this.options.streamMaxLen
+      )) as [number, string]
+      return { message: JSON.parse(json) as Message, duplicate: stored === 0 }
+    })
+  }
+
+  latest(room: string, limit: number): Promise<Message[]> {
+    return this.call('latest', async () => parse(await this.redis.zrange(KEY.log(room), -limit, -1)))
+  }
+
+  since(room: string, since: number): Promise<SinceResult> {
+    return this.call('since', async () => {
+      const [[, seq], [, after], [, oldest]] = (await this.redis
+        .multi()
+        .get(KEY.seq(room))
+        .zrangebyscore(KEY.log(room), `(${since}`, '+inf')
+        .zrange(KEY.log(room), 0, 0, 'WITHSCORES')
+        .exec()) as [[null, string | null], [null, string[]], [null, string[]]]
+      const last = Number(seq ?? 0)
+      if (since > last) return { messages: await this.latest(room, 50), recovered: false }
+      const oldestSeq = oldest.length > 1 ? Number(oldest[1]) : last + 1
+      return { messages: parse(after), recovered: since === last || oldestSeq <= since + 1 }
+    })
+  }
+
+  page(room: string, range: { before?: number; after?: number; limit: number }): Promise<Message[]> {
+    return this.call('page', async () => {
+      const min = range.after === undefined ? '-inf' : `(${range.after}`
+      const max = range.before === undefined ? '+inf' : `(${range.before}`
+      if (range.after !== undefined && range.before === undefined) {
+        return parse(await this.redis.zrangebyscore(KEY.log(room), min, max, 'LIMIT', 0, range.limit))
+      }
+      const newest = await this.redis.zrevrangebyscore(KEY.log(room), max, min, 'LIMIT', 0, range.limit)
+      return parse(newest.reverse())
+    })
+  }
+
+  private presenceKeys(room: string, userId: string, nodeId: string): string[] {
+    return [KEY.members(room), KEY.userSockets(room, userId), KEY.rooms, KEY.nodeSockets(nodeId)]
+  }
+
+  addPresence(room: string, user: Member, socketId: string): Promise<boolean> {
+    return this.call('addPresence', async () => {
+      const first = await (this.redis as unknown as Scripts).chatAddPresence(
+        ...this.presenceKeys(room, user.id, this.nodeId),
+        user.id,
+        JSON.stringify(user),
+        `${this.nodeId}/${socketId}`,
+        room,
+        JSON.stringify([room, user.id, socketId])
+      )
+      return first === 1
+    })
+  }
+
+  private async remove(room: string, userId: string, socketId: string, nodeId: string): Promise<Member | undefined> {
+    const member = await (this.redis as unknown as Scripts).chatRemovePresence(
+      ...this.presenceKeys(room, userId, nodeId),
+      userId,
+      `${nodeId}/${socketId}`,
+      room,
+      JSON.stringify([room, userId, socketId])
+    )
+    return typeof member === 'string' ? (JSON.parse(member) as Member) : undefined
+  }
+
+  removePresence(room: string, userId: string, socketId: string): Promise<boolean> {
+    return this.call('removePresence', async () => (await this.remove(room, userId, socketId, this.nodeId)) !== undefined)
+  }
+
+  members(room: string): Promise<Member[]> {
+    return this.call('members', async () => {
+      const all = await this.redis.hvals(KEY.members(room))
+      return all.map((json) => JSON.parse(json) as Member)
+    })
+  }
+
+  rooms(): Promise<RoomSummary[]> {
+    return this.call('rooms', async () => {
+      const flat = await this.redis.zrevrangebyscore(KEY.rooms, '+inf', 1, 'WITHSCORES')
+      const list: RoomSummary[] = []
+      for (let i = 0; i < flat.length; i += 2) list.push({ name: flat[i]!, members: Number(flat[i + 1]) })
+      return list.sort((a, b) => b.members - a.members || a.name.localeCompare(b.name))
+    })
+  }
+
+  /**
+   * Forgets the sockets of nodes that stopped their heartbeat (killed, partitioned): whoever
+   * claims a dead node first cleans it up, and gets the users who thereby left rooms.
+   */
+  async sweep(): Promise<Departure[]> {
+    const departures: Departure[] = []
+    const dead = await this.redis.zrangebyscore(KEY.nodes, '-inf', Date.now() - this.nodeTimeoutMs)
+    for (const nodeId of dead) {
+      if (nodeId === this.nodeId) continue
+      if ((await this.redis.zrem(KEY.nodes, nodeId)) !== 1) continue
+      for (const entry of await this.redis.smembers(KEY.nodeSockets(nodeId))) {
+        const [room, userId, socketId] = JSON.parse(entry) as [string, string, string]
+        const member = await this.remove(room, userId, socketId, nodeId)
+        if (member !== undefined) departures.push({ room, user: member })
+      }
+      await this.redis.del(KEY.nodeSockets(nodeId))
+    }
+    return departures
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping()
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat)
+    // Sockets were closed by the drain and their presence removed; forget this node.
+    await Promise.allSettled([this.redis.zrem(KEY.nodes, this.nodeId), this.redis.del(KEY.nodeSockets(this.nodeId))])
+  }
+}
+
+interface Scripts {
+  chatAppend(...args: Array<string | number>): Promise<unknown>
+  chatAddPresence(...args: Array<string | number>): Promise<unknown>
+  chatRemovePresence(...args: Array<string | number>): Promise<unknown>
+}

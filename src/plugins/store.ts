@@ -1,0 +1,94 @@
+// The chat store: memory for one node, Redis (with the Socket.IO Redis Streams adapter) when
+// REDIS_URL is set. Whatever this opens, its onClose closes.
+import { createAdapter } from '@socket.io/redis-streams-adapter'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Redis } from 'ioredis'
+import { MemoryStore } from '../chat/memory-store.js'
+import { RedisStore } from '../chat/redis-store.js'
+import type { ChatStore } from '../chat/store.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: ChatStore
+    /** The Socket.IO adapter factory for cluster mode; undefined on a single node. */
+    clusterAdapter: ReturnType<typeof createAdapter> | undefined
+  }
+}
+
+export interface StoreOptions {
+  redisUrl: string | undefined
+  historyLimit: number
+  /** A ready-made store (tests); REDIS_URL is then ignored. */
+  store?: ChatStore
+}
+
+/** The stream every node reads its broadcasts from; the append script writes chat messages to it. */
+const STREAM = { name: 'chat:socket.io', maxLen: 100_000 }
+
+export default fp(
+  async function storePlugin(fastify: FastifyInstance, options: StoreOptions) {
+    if (options.store !== undefined || options.redisUrl === undefined) {
+      const store = options.store ?? new MemoryStore(options.historyLimit)
+      fastify.decorate('store', store)
+      fastify.decorate('clusterAdapter', undefined)
+      fastify.addHook('onClose', async function closeStore() {
+        await store.close()
+      })
+      return
+    }
+
+    const log = fastify.log.child({ component: 'redis' })
+    const redisUp = fastify.metrics.redisUp
+    // Fails fast while Redis is away (no offline queue): a send is refused with UNAVAILABLE
+    // rather than held, and readiness turns 503.
+    const client = new Redis(options.redisUrl, {
+      connectionName: 'chat-store',
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2000,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
+    })
+    // The adapter's client keeps its queue: broadcasts published during a blip go out after it.
+    const adapterClient = new Redis(options.redisUrl, {
+      connectionName: 'chat-adapter',
+      maxRetriesPerRequest: null,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
+    })
+    let up = false
+    redisUp?.set(0)
+    client.on('ready', () => {
+      if (!up) log.info({ event: 'redis_up' }, 'Redis is reachable')
+      up = true
+      redisUp?.set(1)
+    })
+    client.on('close', () => {
+      if (up) log.warn({ event: 'redis_down' }, 'Redis connection lost; reconnecting')
+      up = false
+      redisUp?.set(0)
+    })
+    // An error event without a listener would crash the process; these are logged once per outage.
+    client.on('error', (err: Error) => {
+      if (up) log.warn({ err: { message: err.message } }, 'Redis error')
+    })
+    adapterClient.on('error', () => {})
+
+    const store = new RedisStore(client, {
+      historyLimit: options.historyLimit,
+      streamName: STREAM.name,
+      streamMaxLen: STREAM.maxLen,
+      onError(err, operation) {
+        log.warn({ event: 'redis_failed', operation, err: { message: (err as Error).message } }, 'Redis operation failed')
+      }
+    })
+    store.start()
+    fastify.decorate('store', store)
+    fastify.decorate('clusterAdapter', createAdapter(adapterClient, { streamName: STREAM.name, maxLen: STREAM.maxLen }))
+    fastify.addHook('onClose', async function closeRedis() {
+      await store.close()
+      client.disconnect()
+      adapterClient.disconnect()
+    })
+  },
+  { name: 'store', dependencies: ['metrics'] }
+)

@@ -1,0 +1,78 @@
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { RedisStore } from '../../src/chat/redis-store.js'
+import { startRedis } from '../redis-server.js'
+import { storeContract } from './store-contract.js'
+
+const redis = await startRedis(t)
+if (redis !== undefined) {
+  let db = 0
+  storeContract(t, async (historyLimit) => {
+    const client = new Redis(redis.url, { db: db++ % 16, enableOfflineQueue: true })
+    await client.flushdb()
+    const store = new RedisStore(client, { historyLimit, streamName: 'chat:test-stream', streamMaxLen: 1000 })
+    const close = store.close.bind(store)
+    store.close = async () => {
+      await close()
+      client.disconnect()
+    }
+    return store
+  })
+
+  t.test('the append publishes each message to the adapter stream, in seq order', async (t) => {
+    const client = new Redis(redis.url, { db: 15 })
+    t.teardown(() => client.disconnect())
+    await client.flushdb()
+    const store = new RedisStore(client, { historyLimit: 10, streamName: 's', streamMaxLen: 1000 })
+    const user = { id: 'u', name: 'U' }
+    for (let i = 0; i < 3; i++) await store.append({ room: 'r', user, text: `m${i}`, ts: 1, trace: i === 2 ? { traceparent: '00-abc-def-01' } : undefined })
+    await store.append({ room: 'r', user, text: 'again', ts: 1, clientId: 'c' })
+    await store.append({ room: 'r', user, text: 'again', ts: 1, clientId: 'c' })
+    const entries = await client.xrange('s', '-', '+')
+    t.equal(entries.length, 4, 'a de-duplicated retry publishes nothing')
+    const decoded = entries.map(([, fields]) => {
+      const f = Object.fromEntries(fields.reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1]!.push(v) : acc.push([v]), acc), []))
+      return { ...f, data: JSON.parse(f.data!) }
+    })
+    t.match(decoded[0], { uid: 'emitter', nsp: '/', type: '3', data: { packet: { type: 2, nsp: '/', data: ['message', { seq: 1, text: 'm0' }] }, opts: { rooms: ['r'], except: [], flags: { chat: 1 } } } })
+    t.same(decoded.map((d: any) => d.data.packet.data[1].seq), [1, 2, 3, 4])
+    t.same(decoded[2].data.opts.flags, { chat: 1, trace: { traceparent: '00-abc-def-01' } }, 'the trace context travels with it')
+  })
+
+  t.test('presence of a node that died is swept, and the sweep tells who left', async (t) => {
+    const a = new Redis(redis.url, { db: 14 })
+    const b = new Redis(redis.url, { db: 14 })
+    t.teardown(() => {
+      a.disconnect()
+      b.disconnect()
+    })
+    await a.flushdb()
+    const dying = new RedisStore(a, { historyLimit: 10, streamName: 's', streamMaxLen: 10, heartbeatMs: 50, nodeTimeoutMs: 200 })
+    const survivor = new RedisStore(b, { historyLimit: 10, streamName: 's', streamMaxLen: 10, heartbeatMs: 50, nodeTimeoutMs: 200 })
+    dying.start()
+    survivor.start()
+    t.teardown(() => survivor.close())
+    const ann = { id: 'ann', name: 'Ann' }
+    const bob = { id: 'bob', name: 'Bob' }
+    await dying.addPresence('r', ann, 's1')
+    await survivor.addPresence('r', ann, 's2')
+    await dying.addPresence('r', bob, 's3')
+    await dying.addPresence('q', bob, 's3')
+    t.same(await survivor.sweep(), [], 'nobody is dead yet')
+    // The dying node stops its heartbeat without cleaning up, as a kill -9 would.
+    clearInterval((dying as any).heartbeat)
+    let departures: Awaited<ReturnType<RedisStore['sweep']>> = []
+    const deadline = Date.now() + 5000
+    while (departures.length === 0 && Date.now() < deadline) {
+      departures = await survivor.sweep()
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    t.same(departures.sort((x, y) => x.room.localeCompare(y.room)), [
+      { room: 'q', user: bob },
+      { room: 'r', user: bob }
+    ], 'Bob left both rooms; Ann is still in r on the surviving node')
+    t.same(await survivor.members('r'), [ann])
+    t.same(await survivor.rooms(), [{ name: 'r', members: 1 }])
+    t.same(await survivor.sweep(), [], 'a dead node is swept once')
+  })
+}
