@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { io } from 'socket.io-client'
 import { MemoryStore } from '../src/chat/memory-store.js'
 import type { AppendInput } from '../src/chat/store.js'
-import { type ClientSocket, client, connect, freePort, guest, request, signIn, startApp, TEST_SECRET } from './helpers.js'
-
-const serverEntry = fileURLToPath(new URL('../dist/server/server.js', import.meta.url))
+import { type ClientSocket, client, connect, freePort, guest, request, signIn, startApp } from './helpers.js'
+import { serverEntry, startNode } from './processes.js'
 
 t.test('a drain turns readiness off, refuses new sockets, answers in-flight events, then lets clients reconnect', async (t) => {
   let release!: () => void
@@ -52,50 +50,10 @@ t.test('a drain turns readiness off, refuses new sockets, answers in-flight even
   await closing
 })
 
-interface Child {
-  proc: ChildProcess
-  logs: Array<Record<string, any>>
-  exited: Promise<number | null>
-}
-
-async function startServer(t: Test, port: number, env: Record<string, string> = {}): Promise<Child> {
-  const proc = spawn(process.execPath, [serverEntry], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const exited = once(proc, 'exit').then(([code]) => code as number | null)
-  t.teardown(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
-  })
-  const logs: Array<Record<string, any>> = []
-  let buffered = ''
-  proc.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString()
-    const lines = buffered.split('\n')
-    buffered = lines.pop() ?? ''
-    for (const line of lines) if (line.trim()) logs.push(JSON.parse(line))
-  })
-  let stderr = ''
-  proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  await new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (logs.some((l) => /listening/i.test(String(l.msg)))) {
-        clearInterval(timer)
-        resolve()
-      }
-    }, 10)
-    void exited.then((code) => {
-      clearInterval(timer)
-      reject(new Error(`server exited with ${code} before listening: ${stderr}`))
-    })
-  })
-  return { proc, logs, exited }
-}
-
 t.test('SIGTERM on the real process: exit 0, and a stock client reconnects to the restarted server by itself', async (t) => {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const first = await startServer(t, port)
+  const first = await startNode(t, port)
   const { token } = await signIn(url, 'Stays')
   // A stock client with default options: long-polling first, then the WebSocket upgrade.
   const socket: ClientSocket = io(url, { auth: { token } })
@@ -112,7 +70,7 @@ t.test('SIGTERM on the real process: exit 0, and a stock client reconnects to th
   t.ok(first.logs.some((l) => l.event === 'disconnect' && l.userId), 'every disconnect is in the audit trail')
   t.same(reasons, ['transport close'], 'the client saw its transport close, not a server disconnect')
 
-  const second = await startServer(t, port)
+  const second = await startNode(t, port)
   await new Promise((resolve) => socket.once('connect', () => resolve(null)))
   t.ok(socket.connected, 'the client reconnected with no help')
   const rejoined = await request(socket, 'room:join', { room: 'general', since: 0 })
@@ -126,14 +84,14 @@ t.test('SIGTERM on the real process: exit 0, and a stock client reconnects to th
 t.test('a client that stops reading does not hold the exit; a second signal exits at once', async (t) => {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const server = await startServer(t, port, { SHUTDOWN_GRACE_MS: '3000' })
+  const server = await startNode(t, port, { SHUTDOWN_GRACE_MS: '3000' })
   const frozen = await guest(t, url, 'Frozen')
   // Stop reading the WebSocket: the server's close frame is never answered.
   ;(frozen.socket.io.engine.transport as any).ws._socket.pause()
   server.proc.kill('SIGTERM')
   t.equal(await server.exited, 0, 'still a clean exit within SHUTDOWN_GRACE_MS')
 
-  const again = await startServer(t, port, { SHUTDOWN_GRACE_MS: '60000' })
+  const again = await startNode(t, port, { SHUTDOWN_GRACE_MS: '60000' })
   const stuck = await guest(t, url, 'Stuck')
   ;(stuck.socket.io.engine.transport as any).ws._socket.pause()
   again.proc.kill('SIGTERM')

@@ -113,6 +113,7 @@ export class RedisStore implements ChatStore {
 
   /** Announces this node and keeps announcing it, so others can tell when it died. */
   start(): void {
+    clearInterval(this.heartbeat)
     const beat = () => {
       this.redis.zadd(KEY.nodes, Date.now(), this.nodeId).catch((err: unknown) => this.options.onError?.(err, 'heartbeat'))
     }

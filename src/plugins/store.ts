@@ -78,10 +78,13 @@ export default fp(
       streamName: STREAM.name,
       streamMaxLen: STREAM.maxLen,
       onError(err, operation) {
-        log.warn({ event: 'redis_failed', operation, err: { message: (err as Error).message } }, 'Redis operation failed')
+        // While Redis is known to be away, every refused operation would repeat the same news.
+        const level = up ? 'warn' : 'debug'
+        log[level]({ event: 'redis_failed', operation, err: { message: (err as Error).message } }, 'Redis operation failed')
       }
     })
-    store.start()
+    // Announce this node once connected, and again after every reconnection.
+    client.on('ready', () => store.start())
     fastify.decorate('store', store)
     fastify.decorate('clusterAdapter', createAdapter(adapterClient, { streamName: STREAM.name, maxLen: STREAM.maxLen }))
     fastify.addHook('onClose', async function closeRedis() {
