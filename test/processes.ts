@@ -18,8 +18,14 @@ export interface Node {
 }
 
 /** Starts `node dist/server/server.js` on `port` and resolves once it listens. */
-export async function startNode(t: Test, port: number, env: Record<string, string> = {}): Promise<Node> {
-  const proc = spawn(process.execPath, [serverEntry], {
+export async function startNode(
+  t: Test,
+  port: number,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = []
+): Promise<Node> {
+  const proc = spawn(process.execPath, [...nodeArgs, serverEntry], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

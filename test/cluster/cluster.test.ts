@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { createServer } from 'node:http'
 import t, { type Test } from 'tap'
 import { freePort, guest, next, request, signIn } from '../helpers.js'
 import { startBalancer, startNode, untilReady } from '../processes.js'
@@ -161,4 +163,53 @@ t.test('rolling restart of three nodes under traffic: zero acknowledged messages
   t.equal(counts.duplicates, 0, 'zero duplicates by seq')
   t.equal(counts.gaps, 0)
   t.equal(counts.outOfOrder, 0)
+})
+
+t.test('a send traced on one node and its delivery on another share one trace', async (t) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const spans: any[] = []
+  const collector = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c) => (body += c))
+    req.on('end', () => {
+      if (req.url === '/v1/traces') {
+        for (const rs of JSON.parse(body).resourceSpans) {
+          const service = rs.resource.attributes.find((a: any) => a.key === 'service.name').value.stringValue
+          for (const ss of rs.scopeSpans) for (const span of ss.spans) spans.push({ ...span, service })
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    })
+  })
+  collector.listen(0, '127.0.0.1')
+  await once(collector, 'listening')
+  t.teardown(() => collector.close())
+  const otel = (name: string) => ({
+    ...NODE_ENV,
+    REDIS_URL: redis.url,
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as { port: number }).port}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_SERVICE_NAME: name
+  })
+  const [a, b] = await Promise.all([
+    startNode(t, await freePort(), otel('node-a'), ['--import', './dist/server/telemetry.js']),
+    startNode(t, await freePort(), otel('node-b'), ['--import', './dist/server/telemetry.js'])
+  ])
+  const sender = await guest(t, a!.url, 'Sender')
+  const reader = await guest(t, b!.url, 'Reader')
+  await request(sender.socket, 'room:join', { room: 'traced' })
+  await request(reader.socket, 'room:join', { room: 'traced' })
+  const arrived = next(reader.socket, 'message')
+  const sent = await request(sender.socket, 'message:send', { room: 'traced', text: 'across' })
+  t.equal((await arrived).id, sent.message.id)
+  a!.proc.kill('SIGTERM')
+  b!.proc.kill('SIGTERM')
+  t.same(await Promise.all([a!.exited, b!.exited]), [0, 0])
+  const send = spans.find((s) => s.service === 'node-a' && s.name === 'chat message:send')
+  t.ok(send, 'node A exported the send span')
+  const deliveries = spans.filter((s) => s.name === 'chat deliver' && s.traceId === send?.traceId)
+  t.ok(deliveries.some((s) => s.service === 'node-b'), "node B's delivery joined the send's trace")
+  const redisSpans = spans.filter((s) => s.service === 'node-a' && s.traceId === send?.traceId && /evalsha|eval/i.test(s.name))
+  t.ok(redisSpans.length > 0, 'the ioredis call of the append is in the trace')
 })

@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { parseAllDocuments } from 'yaml'
+import { loadConfig } from '../../src/config.js'
+import { startApp } from '../helpers.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const docs = (file: string) => parseAllDocuments(readFileSync(`${root}/deploy/k8s/${file}`, 'utf8')).map((d) => d.toJS())
+
+t.test('the Kubernetes manifests match the code: probe paths, ports, timings', async (t) => {
+  const chat = docs('chat.yaml')
+  const redis = docs('redis.yaml')
+  const byKind = (kind: string, list = chat) => list.find((d) => d.kind === kind)
+  const config = byKind('ConfigMap').data as Record<string, string>
+  const secret = byKind('Secret').stringData as Record<string, string>
+  const deployment = byKind('Deployment')
+  const pod = deployment.spec.template.spec
+  const container = pod.containers[0]
+
+  // The manifest's environment is a valid configuration for the service.
+  const parsed = loadConfig({ ...config, ...secret })
+  t.equal(parsed.port, container.ports[0].containerPort, 'the container port is the PORT the service listens on')
+  t.ok(deployment.spec.replicas >= 2, 'several replicas')
+
+  // The probes hit routes that exist and answer as the probes expect.
+  const { url } = await startApp(t)
+  for (const [probe, expected] of [
+    ['startupProbe', '/healthz'],
+    ['livenessProbe', '/healthz'],
+    ['readinessProbe', '/readyz']
+  ] as const) {
+    const get = container[probe].httpGet
+    t.equal(get.path, expected, `${probe} uses ${expected}`)
+    t.equal(get.port, container.ports[0].name, `${probe} uses the named container port`)
+    const res = await fetch(`${url}${get.path}`)
+    await res.arrayBuffer()
+    t.equal(res.status, 200, `${get.path} answers 200 on a healthy node`)
+  }
+  t.ok(container.livenessProbe.timeoutSeconds >= 1 && container.livenessProbe.failureThreshold >= 3, 'liveness is not trigger-happy')
+
+  // The drain fits: preStop pause + SHUTDOWN_GRACE_MS < terminationGracePeriodSeconds.
+  const preStop = container.lifecycle.preStop.exec.command
+  t.same(preStop.slice(0, 1), ['sleep'])
+  const pauseMs = Number(preStop[1]) * 1000
+  t.ok(pauseMs > 0, 'a preStop pause')
+  t.ok(pauseMs + parsed.shutdownGraceMs < pod.terminationGracePeriodSeconds * 1000, 'the grace period outlasts pause plus drain')
+
+  t.ok(container.resources.requests.cpu && container.resources.requests.memory, 'resource requests')
+  t.ok(container.resources.limits.cpu && container.resources.limits.memory, 'resource limits')
+
+  // The Service reaches the container port; REDIS_URL reaches the Redis Service.
+  const service = byKind('Service')
+  t.equal(service.spec.ports[0].targetPort, container.ports[0].name)
+  t.same(service.spec.selector, deployment.spec.selector.matchLabels)
+  const redisService = byKind('Service', redis)
+  const redisUrl = new URL(parsed.redisUrl!)
+  t.equal(redisUrl.hostname, redisService.metadata.name, 'REDIS_URL names the Redis Service')
+  t.equal(Number(redisUrl.port), redisService.spec.ports[0].port)
+  t.match(byKind('StatefulSet', redis).spec.template.spec.containers[0].args.join(' '), /--appendonly yes/, 'Redis persists')
+  const notes = readFileSync(`${root}/deploy/k8s/README.md`, 'utf8')
+  t.match(notes, /[Ss]ticky sessions/, 'the notes explain sticky sessions')
+})
