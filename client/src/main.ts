@@ -1,83 +1,392 @@
-// A minimal page for now: guest sign-in, one room, messages in and out. The full web client has
-// its own issue. Payload and event types come from the server's protocol module.
+// The web client: guest sign-in, rooms with unread counts, history on scroll, optimistic sends
+// that survive rate limits and reconnects, presence and typing. Payload and event types are
+// the server's own (src/chat/protocol.ts).
 import { io, type Socket } from 'socket.io-client'
-import type { ClientToServerEvents, Message, ServerToClientEvents } from '../../src/chat/protocol.js'
+import type { ClientToServerEvents, ErrorBody, Message, ServerToClientEvents } from '../../src/chat/protocol.js'
+import { RoomState } from './room-state.js'
+import { fetchRooms, forgetSession, type Session, savedRooms, savedSession, saveRooms, signIn } from './session.js'
+import {
+  $,
+  describeError,
+  renderConnection,
+  renderMessages,
+  renderPublicRooms,
+  renderRoomHead,
+  renderRooms
+} from './view.js'
 
-type ChatClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>
+type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
-let socket: ChatClientSocket | undefined
-let room: string | undefined
-let lastSeq = 0
-const seen = new Set<string>()
+const ROOM_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+const PAGE = 50
+const TYPING_SENT_EVERY_MS = 2000
+const TYPING_IDLE_MS = 3000
+const TYPING_SHOWN_MS = 6000
+const ACK_TIMEOUT_MS = 10_000
 
-function show(message: Message): void {
-  if (message.room !== room || seen.has(message.id)) return
-  seen.add(message.id)
-  lastSeq = Math.max(lastSeq, message.seq)
-  const item = document.createElement('li')
-  const author = document.createElement('span')
-  author.className = 'author'
-  author.textContent = message.user.name
-  const text = document.createElement('span')
-  text.textContent = message.text
-  item.append(author, text)
-  $('messages').append(item)
+let session: Session | undefined
+let socket: ChatSocket | undefined
+const rooms = new Map<string, RoomState>()
+let active: string | undefined
+let loadingOlder = false
+
+function newClientId(): string {
+  // crypto.randomUUID exists only in secure contexts; getRandomValues works everywhere.
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
-function join(name: string): void {
-  if (name !== room) {
-    room = name
-    lastSeq = 0
-    seen.clear()
-    $('messages').replaceChildren()
+const activeRoom = () => (active === undefined ? undefined : rooms.get(active))
+
+function render(keep: 'bottom' | 'position' | 'auto' = 'auto'): void {
+  if (session === undefined) return
+  const room = activeRoom()
+  renderRooms([...rooms.values()], active, openRoom, leaveRoom)
+  renderRoomHead(room, session.user)
+  renderMessages(room, session.user, { retry: retrySend, discard: discardSend }, keep)
+  const canWrite = room?.joined === true && socket?.connected === true
+  $<HTMLTextAreaElement>('text').disabled = room === undefined
+  $<HTMLTextAreaElement>('text').placeholder = room === undefined ? 'Join a room to write' : `Message #${room.name}`
+  $<HTMLButtonElement>('send').disabled = !canWrite
+  saveRooms([...rooms.keys()], active)
+}
+
+function showNote(text: string | undefined): void {
+  const note = $('history-note')
+  note.hidden = text === undefined
+  note.textContent = text ?? ''
+}
+
+// --- Rooms -----------------------------------------------------------------------------------
+
+async function joinRoom(name: string, open = true): Promise<void> {
+  if (!ROOM_PATTERN.test(name)) {
+    $('join-error').textContent = 'Room names are 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit.'
+    return
   }
-  socket?.emit('room:join', { room: name, ...(lastSeq > 0 ? { since: lastSeq } : {}) }, (res) => {
-    if (!res.ok) return void ($('error').textContent = res.error.message)
-    res.messages.forEach(show)
-  })
+  $('join-error').textContent = ''
+  let room = rooms.get(name)
+  if (room === undefined) rooms.set(name, (room = new RoomState(name)))
+  if (open) active = name
+  render('bottom')
+  if (socket?.connected) await sendJoin(room)
 }
 
-function connect(token: string): void {
-  socket = io({ auth: { token } })
+async function sendJoin(room: RoomState): Promise<void> {
+  if (socket === undefined) return
+  const since = room.messages.size > 0 ? room.lastSeq() : undefined
+  const answer = await socket
+    .timeout(ACK_TIMEOUT_MS)
+    .emitWithAck('room:join', since === undefined ? { room: room.name } : { room: room.name, since })
+    .catch(() => undefined)
+  if (answer === undefined) return // disconnected meanwhile: the next connect rejoins
+  if (!answer.ok) {
+    $('join-error').textContent = describeError(answer.error)
+    return
+  }
+  room.joined = true
+  refreshPublicRoomsSoon()
+  room.members.clear()
+  for (const m of answer.members) room.members.set(m.id, m)
+  if (!answer.recovered) {
+    // The server no longer has everything after what we hold: start from what it has.
+    room.reset()
+    if (room.name === active) showNote('Some earlier messages are no longer available.')
+  }
+  const fresh = room.add(answer.messages)
+  if (since === undefined) room.hasOlder = answer.messages.length >= PAGE
+  if (since !== undefined && room.name !== active) room.unread += fresh.filter((m) => m.user.id !== session?.user.id).length
+  render(since === undefined ? 'bottom' : 'auto')
+  resendPending(room)
+}
+
+function openRoom(name: string): void {
+  active = name
+  const room = rooms.get(name)
+  if (room !== undefined) room.unread = 0
+  showNote(undefined)
+  document.body.classList.remove('show-rooms')
+  render('bottom')
+  $<HTMLTextAreaElement>('text').focus()
+}
+
+function leaveRoom(name: string): void {
+  rooms.delete(name)
+  void socket?.emitWithAck('room:leave', { room: name }).catch(() => undefined)
+  if (active === name) active = rooms.keys().next().value
+  render('bottom')
+}
+
+let roomsRefresh: ReturnType<typeof setTimeout> | undefined
+/** Presence changes move the counts: refresh the list soon, at most once a second. */
+function refreshPublicRoomsSoon(): void {
+  if (roomsRefresh !== undefined) return
+  roomsRefresh = setTimeout(() => {
+    roomsRefresh = undefined
+    void refreshPublicRooms()
+  }, 1000)
+}
+
+async function refreshPublicRooms(): Promise<void> {
+  if (session === undefined) return
+  renderPublicRooms(await fetchRooms(session.token).catch(() => []), (name) => void joinRoom(name))
+}
+
+// --- Messages --------------------------------------------------------------------------------
+
+function incoming(messages: Message[]): void {
+  for (const m of messages) {
+    const room = rooms.get(m.room)
+    if (room === undefined) continue
+    if (room.leavesGap(m)) void fillGap(room)
+    const fresh = room.add([m])
+    if (fresh.length > 0 && m.room !== active && m.user.id !== session?.user.id) room.unread++
+    room.typing.delete(m.user.id)
+  }
+  render()
+}
+
+/** A hole in the seqs (a missed broadcast): read what is missing instead of living with it. */
+async function fillGap(room: RoomState): Promise<void> {
+  const after = room.lastSeq()
+  const answer = await socket?.timeout(ACK_TIMEOUT_MS).emitWithAck('room:history', { room: room.name, after, limit: 200 }).catch(() => undefined)
+  if (answer?.ok) {
+    room.add(answer.messages)
+    render()
+  }
+}
+
+async function loadOlder(): Promise<void> {
+  const room = activeRoom()
+  const oldest = room?.oldestSeq()
+  if (room === undefined || oldest === undefined || !room.hasOlder || loadingOlder || oldest <= 1) return
+  loadingOlder = true
+  const answer = await socket
+    ?.timeout(ACK_TIMEOUT_MS)
+    .emitWithAck('room:history', { room: room.name, before: oldest, limit: PAGE })
+    .catch(() => undefined)
+  loadingOlder = false
+  if (!answer?.ok) return
+  if (answer.messages.length < PAGE) room.hasOlder = false
+  room.add(answer.messages)
+  render('position')
+}
+
+function send(text: string): void {
+  const room = activeRoom()
+  if (room === undefined || text.trim() === '') return
+  const clientId = newClientId()
+  room.pending.set(clientId, { clientId, text, createdAt: Date.now(), state: 'sending' })
+  stopTyping()
+  render('bottom')
+  void deliver(room, clientId)
+}
+
+async function deliver(room: RoomState, clientId: string): Promise<void> {
+  const pending = room.pending.get(clientId)
+  if (pending === undefined || socket === undefined) return
+  pending.state = 'sending'
+  pending.error = undefined
+  if (!socket.connected) return render() // sent again by resendPending once reconnected
+  const answer = await socket
+    .timeout(ACK_TIMEOUT_MS)
+    .emitWithAck('message:send', { room: room.name, text: pending.text, clientId })
+    .catch(() => undefined)
+  if (!room.pending.has(clientId)) return
+  if (answer === undefined) {
+    // No answer (disconnected or slow): the same clientId makes the retry safe.
+    if (socket.connected) void deliver(room, clientId)
+    return
+  }
+  if (answer.ok) {
+    room.add([answer.message])
+  } else {
+    failed(room, clientId, answer.error)
+  }
+  render()
+}
+
+function failed(room: RoomState, clientId: string, error: ErrorBody): void {
+  const pending = room.pending.get(clientId)
+  if (pending === undefined) return
+  pending.error = error
+  if (error.code === 'RATE_LIMITED' || error.code === 'UNAVAILABLE') {
+    pending.state = 'waiting'
+    setTimeout(() => void deliver(room, clientId), error.retryAfterMs ?? 2000)
+  } else {
+    pending.state = 'failed'
+  }
+}
+
+function resendPending(room: RoomState): void {
+  for (const p of room.pending.values()) if (p.state === 'sending') void deliver(room, p.clientId)
+}
+
+function retrySend(clientId: string): void {
+  const room = activeRoom()
+  if (room !== undefined) void deliver(room, clientId)
+}
+
+function discardSend(clientId: string): void {
+  activeRoom()?.pending.delete(clientId)
+  render()
+}
+
+// --- Typing ----------------------------------------------------------------------------------
+
+let typingSentAt = 0
+let typingIdle: ReturnType<typeof setTimeout> | undefined
+
+function typed(): void {
+  const room = activeRoom()
+  if (room?.joined !== true) return
+  if (Date.now() - typingSentAt > TYPING_SENT_EVERY_MS) {
+    typingSentAt = Date.now()
+    socket?.emit('typing', { room: room.name, typing: true })
+  }
+  clearTimeout(typingIdle)
+  typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS)
+}
+
+function stopTyping(): void {
+  clearTimeout(typingIdle)
+  const room = activeRoom()
+  if (typingSentAt === 0 || room === undefined) return
+  typingSentAt = 0
+  socket?.emit('typing', { room: room.name, typing: false })
+}
+
+// --- Connection ------------------------------------------------------------------------------
+
+function connect(current: Session): void {
+  socket = io({ auth: { token: current.token } })
   socket.on('connect', () => {
-    $('status').textContent = 'connected'
-    if (room !== undefined) join(room)
+    renderConnection('connected')
+    for (const room of rooms.values()) void sendJoin(room)
+    void refreshPublicRooms()
   })
-  socket.on('disconnect', () => ($('status').textContent = 'reconnecting…'))
-  socket.on('connect_error', (err) => ($('status').textContent = `cannot connect: ${err.message}`))
-  socket.on('message', show)
-  socket.on('messages', (list) => list.forEach(show))
+  socket.on('disconnect', (reason) => {
+    for (const room of rooms.values()) room.joined = false
+    renderConnection(reason === 'io client disconnect' ? 'offline' : 'reconnecting')
+    render()
+  })
+  socket.io.on('reconnect_attempt', (attempt) => renderConnection('reconnecting', `(attempt ${attempt})`))
+  socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
+    if (err.data?.code === 'UNAUTHORIZED') return signOut('Your session has expired. Pick a name to continue.')
+    if (err.data?.code === 'TOO_MANY_CONNECTIONS') {
+      renderConnection('offline', '— too many tabs open; close one and this one retries.')
+      setTimeout(() => socket?.connect(), 5000)
+      return
+    }
+    renderConnection('reconnecting')
+  })
+  socket.on('message', (m) => incoming([m]))
+  socket.on('messages', (list) => incoming(list))
+  socket.on('presence', ({ room, user, status }) => {
+    const state = rooms.get(room)
+    if (state === undefined) return
+    if (status === 'joined') state.members.set(user.id, user)
+    else state.members.delete(user.id)
+    render()
+    refreshPublicRoomsSoon()
+  })
+  socket.on('typing', ({ room, user, typing }) => {
+    const state = rooms.get(room)
+    if (state === undefined) return
+    if (typing) state.typing.set(user.id, { member: user, until: Date.now() + TYPING_SHOWN_MS })
+    else state.typing.delete(user.id)
+    render()
+    if (typing) setTimeout(() => render(), TYPING_SHOWN_MS + 50)
+  })
+  socket.on('chat:error', (error) => {
+    $('join-error').textContent = describeError(error)
+  })
 }
 
-$('sign-in').addEventListener('submit', async (event) => {
-  event.preventDefault()
-  const name = ($('name') as HTMLInputElement).value
-  const res = await fetch('/api/session', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name })
-  })
-  const body = await res.json()
-  if (!res.ok) return void ($('error').textContent = body.message)
+function start(current: Session): void {
+  session = current
   $('sign-in').hidden = true
   $('chat').hidden = false
-  connect(body.token)
-  join(($('room') as HTMLInputElement).value)
+  $('me').textContent = current.user.name
+  const saved = savedRooms()
+  for (const name of saved.rooms) if (ROOM_PATTERN.test(name)) rooms.set(name, new RoomState(name))
+  if (rooms.size === 0) rooms.set('general', new RoomState('general'))
+  active = saved.active !== undefined && rooms.has(saved.active) ? saved.active : rooms.keys().next().value
+  render('bottom')
+  renderConnection('connecting')
+  connect(current)
+  setInterval(() => void refreshPublicRooms(), 15_000)
+}
+
+function signOut(reason?: string): void {
+  socket?.disconnect()
+  socket = undefined
+  session = undefined
+  rooms.clear()
+  active = undefined
+  forgetSession()
+  $('chat').hidden = true
+  $('sign-in').hidden = false
+  $('sign-in-error').textContent = reason ?? ''
+  $<HTMLInputElement>('name').focus()
+}
+
+// --- Wiring ----------------------------------------------------------------------------------
+
+$('sign-in-form').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const name = $<HTMLInputElement>('name').value.trim()
+  if (name === '') {
+    $('sign-in-error').textContent = 'Please enter a name.'
+    return
+  }
+  try {
+    start(await signIn(name))
+  } catch (err) {
+    $('sign-in-error').textContent = (err as Error).message
+  }
 })
 
-$('join').addEventListener('submit', (event) => {
+$('join-form').addEventListener('submit', (event) => {
   event.preventDefault()
-  join(($('room') as HTMLInputElement).value)
-})
-
-$('composer').addEventListener('submit', (event) => {
-  event.preventDefault()
-  const input = $('text') as HTMLInputElement
-  if (room === undefined || input.value.trim() === '') return
-  socket?.emit('message:send', { room, text: input.value, clientId: crypto.randomUUID() }, (res) => {
-    $('error').textContent = res.ok ? '' : res.error.message
-    if (res.ok) show(res.message)
-  })
+  const input = $<HTMLInputElement>('room-name')
+  void joinRoom(input.value.trim())
   input.value = ''
 })
+
+const textarea = $<HTMLTextAreaElement>('text')
+$('composer').addEventListener('submit', (event) => {
+  event.preventDefault()
+  if ($<HTMLButtonElement>('send').disabled) return
+  send(textarea.value)
+  textarea.value = ''
+  textarea.style.height = ''
+})
+textarea.addEventListener('keydown', (event) => {
+  // Enter sends; Shift+Enter breaks the line; an IME composition is left alone.
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault()
+    $<HTMLFormElement>('composer').requestSubmit()
+  }
+})
+textarea.addEventListener('input', () => {
+  textarea.style.height = ''
+  textarea.style.height = `${Math.min(textarea.scrollHeight, 160)}px`
+  typed()
+})
+$('messages').addEventListener('scroll', () => {
+  if ($('messages').scrollTop < 40) void loadOlder()
+})
+$('sign-out').addEventListener('click', () => signOut())
+$('toggle-rooms').addEventListener('click', () => {
+  const open = document.body.classList.toggle('show-rooms')
+  $('toggle-rooms').setAttribute('aria-expanded', String(open))
+})
+
+const restored = savedSession()
+if (restored === undefined) {
+  $('sign-in').hidden = false
+  $<HTMLInputElement>('name').focus()
+} else {
+  start(restored)
+}

@@ -1,0 +1,67 @@
+// What the client knows of one room: messages by seq (so a message that arrives twice, from a
+// broadcast and from a rejoin, is shown once), sends still waiting for their acknowledgement,
+// members and who is typing. No DOM here.
+import type { ErrorBody, Member, Message } from '../../src/chat/protocol.js'
+
+export interface Pending {
+  clientId: string
+  text: string
+  /** Local clock when first sent, for ordering among pending lines. */
+  createdAt: number
+  state: 'sending' | 'failed' | 'waiting'
+  error?: ErrorBody
+}
+
+export class RoomState {
+  readonly messages = new Map<number, Message>()
+  readonly pending = new Map<string, Pending>()
+  readonly members = new Map<string, Member>()
+  readonly typing = new Map<string, { member: Member; until: number }>()
+  unread = 0
+  /** False once a history page came back short: nothing older is left to load. */
+  hasOlder = true
+  joined = false
+
+  constructor(readonly name: string) {}
+
+  /** The newest seq held: a rejoin asks for everything after it (`since`). */
+  lastSeq(): number {
+    let top = 0
+    for (const seq of this.messages.keys()) if (seq > top) top = seq
+    return top
+  }
+
+  oldestSeq(): number | undefined {
+    let low: number | undefined
+    for (const seq of this.messages.keys()) if (low === undefined || seq < low) low = seq
+    return low
+  }
+
+  /** Adds messages; returns those that were new. A stored message replaces its pending line. */
+  add(messages: Message[]): Message[] {
+    const fresh: Message[] = []
+    for (const m of messages) {
+      if (m.room !== this.name || this.messages.has(m.seq)) continue
+      this.messages.set(m.seq, m)
+      if (m.clientId !== undefined) this.pending.delete(m.clientId)
+      fresh.push(m)
+    }
+    return fresh
+  }
+
+  /** Whether `m` leaves a hole after what is held, which a history read must fill. */
+  leavesGap(m: Message): boolean {
+    const last = this.lastSeq()
+    return last > 0 && m.seq > last + 1
+  }
+
+  /** Messages in seq order. */
+  ordered(): Message[] {
+    return [...this.messages.values()].sort((a, b) => a.seq - b.seq)
+  }
+
+  reset(): void {
+    this.messages.clear()
+    this.hasOlder = true
+  }
+}

@@ -1,0 +1,172 @@
+// The web client in a real browser: Debian's Chromium driven by playwright-core (no browser
+// download), against the real service.
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import t, { type Test } from 'tap'
+import { freePort, guest, request, startApp } from '../helpers.js'
+import { startNode, untilReady } from '../processes.js'
+import { startRedis } from '../redis-server.js'
+import { requireTool } from '../helpers.js'
+
+const screenshots = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
+
+async function launch(t: Test): Promise<Browser | undefined> {
+  const executablePath = requireTool(t, 'chromium')
+  if (executablePath === undefined) return undefined
+  const browser = await chromium.launch({
+    executablePath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+  t.teardown(() => browser.close())
+  return browser
+}
+
+/** A page signed in as `name`, failing the test on any script error in it. */
+async function person(t: Test, browser: Browser, url: string, name: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
+  const context = await browser.newContext({ viewport })
+  const page = await context.newPage()
+  page.on('pageerror', (err) => t.fail(`script error in ${name}'s page: ${err.message}`))
+  await page.goto(url)
+  await page.getByLabel('Display name').fill(name)
+  await page.getByRole('button', { name: 'Start chatting' }).click()
+  await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
+  await page.getByText('1 here').or(page.getByText(/\d here/)).first().waitFor()
+  return page
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  const box = page.getByRole('textbox', { name: 'Message' })
+  await box.fill(text)
+  await box.press('Enter')
+}
+
+const message = (page: Page, text: string) => page.locator('#messages .message:not(.pending) .text', { hasText: text })
+
+t.test('two people chat both ways and see each other, typing included', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const { url } = await startApp(t)
+  const ada = await person(t, browser, url, 'Ada')
+  const grace = await person(t, browser, url, 'Grace')
+  await ada.getByText('2 here: Ada (you), Grace').waitFor()
+  t.pass('Ada sees Grace arrive')
+
+  await say(ada, 'Hello Grace!')
+  await message(grace, 'Hello Grace!').waitFor()
+  await say(grace, 'Hi Ada.\nHow are you?')
+  await message(ada, 'Hi Ada.').waitFor()
+  t.equal(await message(ada, 'Hi Ada.').innerText(), 'Hi Ada.\nHow are you?', 'Shift+Enter-free newlines are kept as lines')
+  t.equal(await ada.locator('#messages .message:not(.pending)').count(), 2, 'each message once')
+
+  await grace.getByRole('textbox', { name: 'Message' }).pressSequentially('typing…')
+  await ada.getByText('Grace is typing…').waitFor()
+  t.pass('typing shows on the other side')
+
+  // Shift+Enter breaks the line instead of sending.
+  const box = ada.getByRole('textbox', { name: 'Message' })
+  await box.fill('first line')
+  await box.press('Shift+Enter')
+  await box.pressSequentially('second line')
+  t.equal(await box.inputValue(), 'first line\nsecond line')
+  await box.press('Enter')
+  await message(grace, 'second line').waitFor()
+
+  await grace.getByRole('button', { name: 'Sign out' }).click()
+  await ada.getByText('1 here: Ada (you)').waitFor()
+  t.pass('Ada sees Grace leave')
+
+  // Another room, with an unread count while Ada looks elsewhere.
+  await ada.getByLabel('Join or create a room').fill('random')
+  await ada.getByRole('button', { name: 'Join', exact: true }).click()
+  await ada.getByRole('heading', { name: '#random' }).waitFor()
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'general' })
+  await request(bob.socket, 'message:send', { room: 'general', text: 'psst' })
+  await ada.getByLabel('1 unread').waitFor()
+  await ada.locator('#my-rooms').getByRole('button', { name: /#general/ }).click()
+  await message(ada, 'psst').waitFor()
+  t.equal(await ada.getByLabel('1 unread').count(), 0, 'reading the room clears its count')
+})
+
+t.test('a message that looks like HTML is shown as text and runs nothing', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const { url } = await startApp(t)
+  const ada = await person(t, browser, url, 'Ada')
+  const grace = await person(t, browser, url, '<b>Grace</b>')
+  let dialogs = 0
+  grace.on('dialog', (dialog) => {
+    dialogs++
+    void dialog.dismiss()
+  })
+  const attack = '<img src=x onerror=alert(1)>'
+  await say(ada, attack)
+  await message(grace, attack).waitFor()
+  t.equal(await message(grace, attack).innerText(), attack, 'the characters themselves')
+  t.equal(await grace.locator('#messages img').count(), 0, 'no element was made from it')
+  await ada.getByText('<b>Grace</b>', { exact: false }).first().waitFor()
+  t.equal(await ada.locator('#members b').count(), 0, 'names are text too')
+  t.equal(dialogs, 0, 'nothing ran')
+})
+
+t.test('the server restarts under an open page: it shows reconnecting, then every missed message once', async (t) => {
+  const browser = await launch(t)
+  const redis = await startRedis(t)
+  if (browser === undefined || redis === undefined) return
+  const env = { REDIS_URL: redis.url, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '3000' }
+  const port = await freePort()
+  let node = await startNode(t, port, env)
+  const other = await startNode(t, await freePort(), env)
+  const ada = await person(t, browser, node.url, 'Ada')
+  const bob = await guest(t, other.url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'general' })
+  await request(bob.socket, 'message:send', { room: 'general', text: 'before the restart' })
+  await message(ada, 'before the restart').waitFor()
+
+  node.proc.kill('SIGTERM')
+  t.equal(await node.exited, 0)
+  await ada.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor()
+  t.pass('the page says it is reconnecting')
+  for (const text of ['missed one', 'missed two', 'missed three']) {
+    await request(bob.socket, 'message:send', { room: 'general', text })
+  }
+  node = await startNode(t, port, env)
+  await untilReady(node.url)
+  await ada.getByRole('status').filter({ hasText: 'Connected' }).waitFor({ timeout: 20_000 })
+  await message(ada, 'missed three').waitFor()
+  const texts = await ada.locator('#messages .message:not(.pending) .text').allInnerTexts()
+  t.same(texts, ['before the restart', 'missed one', 'missed two', 'missed three'], 'every message once, in order')
+  await say(ada, 'back')
+  await request(bob.socket, 'room:history', { room: 'general' })
+  await message(ada, 'back').waitFor()
+})
+
+t.test('screenshots of the main screens, desktop and phone', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  mkdirSync(screenshots, { recursive: true })
+  const { url } = await startApp(t)
+  const signIn = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage()
+  await signIn.goto(url)
+  await signIn.getByLabel('Display name').waitFor()
+  await signIn.screenshot({ path: `${screenshots}desktop-sign-in.png` })
+
+  const grace = await person(t, browser, url, 'Grace')
+  const ada = await person(t, browser, url, 'Ada')
+  const phone = await person(t, browser, url, 'Linus', { width: 390, height: 844 })
+  await say(grace, 'Morning! Has anyone looked at the release notes?')
+  await message(ada, 'release notes').waitFor()
+  await say(ada, 'Yes — the rollout went fine.\nNo lost messages during the restart.')
+  await say(ada, 'Dashboards are green too.')
+  await message(grace, 'Dashboards').waitFor()
+  await grace.getByRole('textbox', { name: 'Message' }).pressSequentially('Great')
+  await ada.getByText('Grace is typing…').waitFor()
+  await ada.screenshot({ path: `${screenshots}desktop-chat.png` })
+  await message(phone, 'Dashboards').waitFor()
+  await phone.screenshot({ path: `${screenshots}phone-chat.png` })
+  await phone.getByRole('button', { name: 'Rooms' }).click()
+  await phone.getByText('Your rooms').waitFor()
+  await phone.screenshot({ path: `${screenshots}phone-rooms.png` })
+  t.pass('saved to docs/screenshots')
+})
