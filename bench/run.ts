@@ -1,0 +1,338 @@
+// npm run bench [-- --quick | --tiny] [--out DIR]: the service against a bare Socket.IO server,
+// side by side in one run, on 127.0.0.1 only, every scenario bounded in time.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface, type Interface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { LoadConfig, StepResult } from './load.js'
+import { markdownTable, type Report, type Row, svgChart } from './report.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const argv = process.argv.slice(2)
+const mode = argv.includes('--tiny') ? 'tiny' : argv.includes('--quick') ? 'quick' : 'full'
+const outDir = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : join(root, 'bench/results')
+const SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
+
+/** Sizes per mode: full as the issue states them; quick under two minutes; tiny for the test. */
+const plan = {
+  full: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 10, steps: [200, 400, 800, 1200, 1600, 2400, 3200], stepSeconds: 4, rooms: 200, idle: 5000 },
+  quick: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 4, steps: [400, 800, 1600, 2400], stepSeconds: 2, rooms: 100, idle: 2000 },
+  tiny: { fanoutMembers: 10, fanoutSenders: 2, fanoutRate: 20, seconds: 1, steps: [20, 40], stepSeconds: 1, rooms: 3, idle: 20 }
+}[mode]
+
+const say = (line: string) => process.stderr.write(`${line}\n`)
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await new Promise((r) => server.once('listening', r))
+  const { port } = server.address() as { port: number }
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+interface Server {
+  name: string
+  urls: string[]
+  pids: number[]
+  stop(): Promise<void>
+}
+
+const children = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL')
+})
+
+function launch(args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  return child
+}
+
+async function untilUp(url: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await fetch(`${url}/socket.io/?EIO=4&transport=polling`).then((r) => r.status < 500, () => false)) return
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  throw new Error(`${url} did not start`)
+}
+
+async function startBaseline(): Promise<Server> {
+  const port = await freePort()
+  const child = launch(['--import', 'tsx', 'bench/baseline-server.ts'], { PORT: String(port) })
+  const url = `http://127.0.0.1:${port}`
+  await untilUp(url)
+  return { name: 'baseline', urls: [url], pids: [child.pid!], stop: () => stop(child) }
+}
+
+async function startService(count = 1, redisUrl?: string): Promise<Server> {
+  const nodes = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const port = await freePort()
+      const env: Record<string, string> = {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        JWT_SECRET: SECRET,
+        LOG_LEVEL: 'warn',
+        MESSAGE_RATE_PER_SEC: '0',
+        MAX_CONNECTIONS_PER_USER: '10000'
+      }
+      if (redisUrl !== undefined) env.REDIS_URL = redisUrl
+      const child = launch(['dist/server/server.js'], env)
+      const url = `http://127.0.0.1:${port}`
+      await untilUp(url)
+      return { child, url }
+    })
+  )
+  return {
+    name: redisUrl === undefined ? 'service' : 'service+redis',
+    urls: nodes.map((n) => n.url),
+    pids: nodes.map((n) => n.child.pid!),
+    stop: async () => {
+      await Promise.all(nodes.map((n) => stop(n.child)))
+    }
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise((r) => child.once('exit', r))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** CPU seconds used so far by the processes (utime + stime from /proc). */
+function cpuSeconds(pids: number[]): number {
+  return pids.reduce((sum, pid) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return sum + (Number(fields[11]) + Number(fields[12])) / 100
+  }, 0)
+}
+
+function rssBytes(pids: number[]): number {
+  return pids.reduce((sum, pid) => {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return sum + Number(match?.[1] ?? 0) * 1024
+  }, 0)
+}
+
+class Load {
+  private readonly child: ChildProcess
+  private readonly lines: Interface
+  private readonly waiting: Array<(value: any) => void> = []
+
+  constructor(config: LoadConfig) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(config)], {
+      cwd: root,
+      stdio: ['pipe', 'pipe', 'inherit']
+    })
+    children.add(this.child)
+    this.lines = createInterface({ input: this.child.stdout! })
+    this.lines.on('line', (line) => this.waiting.shift()?.(JSON.parse(line)))
+  }
+
+  private ask<T>(command: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push((value) => (value?.error ? reject(new Error(value.error)) : resolve(value)))
+      this.child.stdin!.write(`${command}\n`)
+    })
+  }
+
+  connect(): Promise<{ connections: number }> {
+    return this.ask('connect')
+  }
+
+  run(rate: number, seconds: number): Promise<StepResult> {
+    return this.ask(`run ${rate} ${Math.round(seconds * 1000)}`)
+  }
+
+  async stop(): Promise<void> {
+    await this.ask('stop')
+    await new Promise((r) => (this.child.exitCode !== null ? r(null) : this.child.once('exit', r)))
+    children.delete(this.child)
+  }
+}
+
+function loadFor(server: Server, shape: Omit<LoadConfig, 'kind' | 'urls' | 'secret'>): Load {
+  return new Load({ kind: server.name === 'baseline' ? 'baseline' : 'service', urls: server.urls, secret: SECRET, ...shape })
+}
+
+const ms = (seconds: number) => Math.round(seconds * 10) / 10
+
+// --- Scenarios -----------------------------------------------------------------------------------
+
+async function fanout(server: Server) {
+  const load = loadFor(server, { rooms: 1, roomSize: plan.fanoutMembers, senders: plan.fanoutSenders })
+  await load.connect()
+  await load.run(plan.fanoutRate, Math.min(1, plan.seconds)) // warm-up
+  const before = cpuSeconds(server.pids)
+  const step = await load.run(plan.fanoutRate, plan.seconds)
+  const cpu = cpuSeconds(server.pids) - before
+  await load.stop()
+  const cpuPer100k = step.received > 0 ? (cpu / step.received) * 100_000 : 0
+  say(`  fan-out ${server.name}: ${Math.round(step.deliveredPerSec)} delivered/s, p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms, lost ${step.lost}, ${cpuPer100k.toFixed(2)} CPU s/100k`)
+  return { ...step, cpuSeconds: cpu, cpuPer100k }
+}
+
+async function saturation(servers: Server[]) {
+  const loads = servers.map((server) => loadFor(server, { rooms: 1, roomSize: plan.fanoutMembers, senders: plan.fanoutSenders }))
+  await Promise.all(loads.map((l) => l.connect()))
+  const steps: StepResult[][] = servers.map(() => [])
+  const done = servers.map(() => false)
+  for (const rate of plan.steps) {
+    // Alternate the servers at each step, so both see the same machine noise.
+    for (let i = 0; i < servers.length; i++) {
+      if (done[i]) continue
+      const step = await loads[i]!.run(rate, plan.stepSeconds)
+      steps[i]!.push(step)
+      const failed = step.p99 > 500 || step.lost > 0
+      say(`  saturation ${servers[i]!.name} @ ${rate * plan.fanoutMembers} offered/s: ${Math.round(step.deliveredPerSec)} delivered/s, p99 ${ms(step.p99)} ms, lost ${step.lost}${failed ? '  (limit)' : ''}`)
+      if (failed) done[i] = true
+    }
+    if (done.every(Boolean)) break
+  }
+  await Promise.all(loads.map((l) => l.stop()))
+  return steps.map((list) => ({
+    steps: list,
+    held: Math.max(0, ...list.filter((s) => s.p99 <= 500 && s.lost === 0).map((s) => s.deliveredPerSec))
+  }))
+}
+
+async function manyRooms(server: Server) {
+  const load = loadFor(server, { rooms: plan.rooms, roomSize: 10, senders: 1 })
+  await load.connect()
+  const step = await load.run(plan.rooms * 5, plan.seconds)
+  await load.stop()
+  say(`  many rooms ${server.name}: ${plan.rooms * 10} connections, ${Math.round(step.deliveredPerSec)} delivered/s, p99 ${ms(step.p99)} ms, lost ${step.lost}`)
+  return step
+}
+
+async function idle(server: Server) {
+  const before = rssBytes(server.pids)
+  const load = loadFor(server, { rooms: 1, roomSize: plan.idle, senders: 0, idle: true })
+  const { connections } = await load.connect()
+  await new Promise((r) => setTimeout(r, 2000))
+  const after = rssBytes(server.pids)
+  await load.stop()
+  const perConnection = (after - before) / connections
+  say(`  idle ${server.name}: ${connections} connections, ${Math.round(perConnection / 1024)} KiB RSS each`)
+  return { connections, rssBefore: before, rssAfter: after, bytesPerConnection: perConnection }
+}
+
+async function withRedis<T>(fn: (url: string) => Promise<T>): Promise<T | undefined> {
+  const binary = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim()
+  if (binary === '') {
+    say('  redis-server not found: the Redis scenario is skipped')
+    return undefined
+  }
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'))
+  const redis = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
+  children.add(redis)
+  await new Promise((r) => setTimeout(r, 300))
+  try {
+    return await fn(`redis://127.0.0.1:${port}`)
+  } finally {
+    redis.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// --- Main ----------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  if (!existsSync(join(root, 'dist/server/server.js'))) {
+    say('building the service first (npm run build)…')
+    spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' })
+  }
+  const started = Date.now()
+  say(`bench (${mode}) on ${cpus().length} cores, Node ${process.version}`)
+
+  let baseline = await startBaseline()
+  let service = await startService()
+  say('fan-out: one room of 200, 10 senders at 20 messages/s')
+  const fanBaseline = await fanout(baseline)
+  const fanService = await fanout(service)
+  say('saturation: offered load stepped up until p99 > 500 ms or a loss')
+  const [satBaseline, satService] = await saturation([baseline, service])
+  say(`many rooms: ${plan.rooms * 10} connections in rooms of 10, 5 messages/s each`)
+  const roomsBaseline = await manyRooms(baseline)
+  const roomsService = await manyRooms(service)
+  await Promise.all([baseline.stop(), service.stop()])
+
+  say(`idle: ${plan.idle} connections on fresh servers`)
+  baseline = await startBaseline()
+  service = await startService()
+  const idleBaseline = await idle(baseline)
+  const idleService = await idle(service)
+  await Promise.all([baseline.stop(), service.stop()])
+
+  say('Redis, two nodes: saturation')
+  const cluster = await withRedis(async (url) => {
+    const nodes = await startService(2, url)
+    try {
+      return (await saturation([nodes]))[0]!
+    } finally {
+      await nodes.stop()
+    }
+  })
+
+  const ratio = (service: number, baseline: number) => (baseline === 0 ? 0 : service / baseline)
+  const rows: Row[] = [
+    { figure: 'fan-out delivered/s', unit: '/s', baseline: fanBaseline.deliveredPerSec, service: fanService.deliveredPerSec },
+    { figure: 'fan-out p50 latency', unit: 'ms', baseline: fanBaseline.p50, service: fanService.p50 },
+    { figure: 'fan-out p99 latency', unit: 'ms', baseline: fanBaseline.p99, service: fanService.p99, target: '≤ 1.0x', pass: fanService.p99 <= fanBaseline.p99 },
+    { figure: 'fan-out lost', unit: '', baseline: fanBaseline.lost, service: fanService.lost, target: '0 lost', pass: fanService.lost === 0 },
+    { figure: 'saturation delivered/s held', unit: '/s', baseline: satBaseline!.held, service: satService!.held, target: '≥ 2.0x', pass: satService!.held >= 2 * satBaseline!.held },
+    { figure: 'CPU seconds per 100k deliveries', unit: 's', baseline: fanBaseline.cpuPer100k, service: fanService.cpuPer100k, target: '≤ 0.7x', pass: fanService.cpuPer100k <= 0.7 * fanBaseline.cpuPer100k },
+    { figure: 'many rooms delivered/s', unit: '/s', baseline: roomsBaseline.deliveredPerSec, service: roomsService.deliveredPerSec },
+    { figure: 'many rooms p99 latency', unit: 'ms', baseline: roomsBaseline.p99, service: roomsService.p99 },
+    { figure: 'many rooms lost', unit: '', baseline: roomsBaseline.lost, service: roomsService.lost },
+    { figure: 'idle RSS per connection', unit: 'KiB', baseline: idleBaseline.bytesPerConnection / 1024, service: idleService.bytesPerConnection / 1024, target: '≤ 1.0x', pass: idleService.bytesPerConnection <= idleBaseline.bytesPerConnection }
+  ]
+  if (cluster !== undefined) {
+    rows.push({
+      figure: 'Redis 2 nodes saturation delivered/s (vs 1 node in memory)',
+      unit: '/s',
+      baseline: satService!.held,
+      service: cluster.held,
+      target: '≥ 0.8x',
+      pass: cluster.held >= 0.8 * satService!.held
+    })
+  }
+  for (const row of rows) row.ratio = ratio(row.service, row.baseline)
+
+  const report: Report = {
+    date: new Date().toISOString(),
+    mode,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    seconds: Math.round((Date.now() - started) / 1000),
+    rows,
+    scenarios: {
+      fanout: { baseline: fanBaseline, service: fanService },
+      saturation: { baseline: satBaseline, service: satService, ...(cluster ? { cluster } : {}) },
+      manyRooms: { baseline: roomsBaseline, service: roomsService },
+      idle: { baseline: idleBaseline, service: idleService }
+    }
+  }
+  mkdirSync(outDir, { recursive: true })
+  writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
+  const table = markdownTable(report)
+  writeFileSync(join(outDir, 'latest.md'), table)
+  writeFileSync(join(outDir, 'latency.svg'), svgChart(report, plan.fanoutMembers))
+  process.stdout.write(`\n${table}\n`)
+  say(`written to ${outDir}/latest.{json,md} and latency.svg in ${report.seconds} s`)
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    say(`bench failed: ${(err as Error).stack ?? String(err)}`)
+    process.exit(1)
+  }
+)
