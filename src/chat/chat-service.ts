@@ -1,7 +1,6 @@
 // The chat domain: what joining, leaving, sending, paging history and typing mean. It knows
 // Socket.IO (rooms and broadcasts are the chat's own vocabulary) but nothing of Fastify.
 import type { Server, Socket } from 'socket.io'
-import { PacketType } from 'socket.io-parser'
 import { ChatError } from '../errors.js'
 import type {
   ClientToServerEvents,
@@ -13,13 +12,12 @@ import type {
   JoinResult,
   LeavePayload,
   Member,
-  Message,
   SendPayload,
   SendResult,
   ServerToClientEvents,
   TypingPayload
 } from './protocol.js'
-import { captureTrace, chatFlags } from './delivery.js'
+import { captureTrace, type Deliverer } from './delivery.js'
 import { DEFAULT_PAGE_SIZE } from './protocol.js'
 import { TokenBucket } from './rate-limiter.js'
 import type { ChatStore } from './store.js'
@@ -56,6 +54,7 @@ export class ChatService {
   constructor(
     private readonly io: ChatServer,
     readonly store: ChatStore,
+    private readonly deliverer: Deliverer,
     private readonly options: ChatServiceOptions
   ) {
     this.maxRooms = options.maxRoomsPerConnection ?? 100
@@ -176,17 +175,10 @@ export class ChatService {
     const trace = captureTrace()
     const { message, duplicate } = await this.store.append({ room, user: socket.data.user, text, clientId, ts: Date.now(), trace })
     // A store that publishes (Redis) has already sent it to every node, this one included.
-    if (!duplicate && !this.store.broadcasts) this.broadcast(room, message, trace)
+    if (!duplicate && !this.store.broadcasts) this.deliverer.deliver(message, trace)
     return { message }
   }
 
-  /** To this node's sockets in the room, through the adapter, marked as a chat message. */
-  private broadcast(room: string, message: Message, trace: Record<string, string> | undefined): void {
-    this.io.of('/').adapter.broadcast(
-      { type: PacketType.EVENT, nsp: '/', data: ['message', message] },
-      { rooms: new Set([room]), except: new Set(), flags: chatFlags(trace) as never }
-    )
-  }
 
   async history(socket: ChatSocket, { room, before, after, limit }: HistoryPayload): Promise<HistoryResult> {
     this.requireJoined(socket, room)

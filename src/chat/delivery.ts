@@ -1,8 +1,12 @@
-// Delivering chat messages to this node's sockets, counted and traced in one place whether the
-// message was sent here (memory store) or arrived from the Redis stream (cluster). Both paths
-// end in the adapter's `apply` with the chat flag set, which is where this hooks in.
+// Delivering chat messages to this node's sockets, in one place whether the message was sent
+// here (memory store) or arrived from the Redis stream (cluster): counted, traced into the
+// sender's trace, and coalesced. A lone message goes out at once as `message`; messages that
+// follow it in the same room within the window are sent together as one `messages` packet,
+// which is one WebSocket frame per socket instead of one per message.
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api'
-import type { Adapter, BroadcastOptions } from 'socket.io-adapter'
+import type { Adapter } from 'socket.io-adapter'
+import { PacketType } from 'socket.io-parser'
+import type { Message } from './protocol.js'
 
 /** Broadcast flags marking a chat message; they travel with it to every node. */
 export interface ChatFlags {
@@ -27,45 +31,116 @@ export function captureTrace(): Record<string, string> | undefined {
 
 const tracer = trace.getTracer('chat-service')
 
-/**
- * Wraps the adapter's `apply` so that every chat message written to local sockets is counted
- * (`onDelivered(sockets)`), and, when the send was traced, recorded as a `chat deliver` span in
- * the sender's trace, on whichever node delivers it.
- */
-export function instrumentDeliveries(adapter: Adapter, onDelivered: (sockets: number) => void): void {
-  // `apply` is the adapter's own way to reach local sockets; its typings call it private.
-  const target = adapter as unknown as { apply: Apply }
-  const apply = target.apply.bind(adapter)
-  target.apply = function applyCounted(opts, callback) {
-    const flags = opts.flags as Partial<ChatFlags> | undefined
-    if (flags?.chat !== 1) return apply(opts, callback)
-    let sockets = 0
-    const count = (socket: never) => {
-      sockets++
-      callback(socket)
+interface RoomQueue {
+  messages: Message[]
+  traces: Array<Record<string, string>>
+  timer: NodeJS.Timeout | undefined
+}
+
+const LOCAL_ONLY = { local: true }
+const NO_ONE = new Set<string>()
+
+export interface DelivererOptions {
+  /** How long a busy room gathers messages before sending them together; 0 sends each alone. */
+  windowMs: number
+  /** Told how many socket writes of a message happened (messages × sockets). */
+  onDelivered: (deliveries: number) => void
+}
+
+export class Deliverer {
+  private readonly rooms = new Map<string, RoomQueue>()
+
+  constructor(
+    private readonly adapter: Adapter,
+    private readonly options: DelivererOptions
+  ) {}
+
+  /**
+   * Takes over the chat broadcasts that reach this node through a cluster adapter (the Redis
+   * store publishes them with the chat flag): they are delivered here, not by the adapter.
+   */
+  interceptCluster(): void {
+    const target = this.adapter as unknown as { onMessage: (message: ClusterMessage, offset?: string) => unknown }
+    const onMessage = target.onMessage.bind(this.adapter)
+    target.onMessage = (message, offset) => {
+      const data = message.type === BROADCAST ? message.data : undefined
+      const flags = data?.opts?.flags as Partial<ChatFlags> | undefined
+      if (flags?.chat !== 1 || message.nsp !== this.adapter.nsp.name) return onMessage(message, offset)
+      this.deliver(data!.packet.data[1] as Message, flags.trace)
     }
-    if (flags.trace === undefined) {
-      apply(opts, count)
-    } else {
-      const parent = propagation.extract(ROOT_CONTEXT, flags.trace)
-      const span = tracer.startSpan(
+  }
+
+  /** Sends `message` to this node's sockets in its room, now or within the window. */
+  deliver(message: Message, carrier: Record<string, string> | undefined): void {
+    const queue = this.rooms.get(message.room)
+    if (queue === undefined) {
+      this.write(message.room, [message], carrier === undefined ? [] : [carrier])
+      if (this.options.windowMs > 0) this.rooms.set(message.room, this.gather(message.room))
+      return
+    }
+    queue.messages.push(message)
+    if (carrier !== undefined) queue.traces.push(carrier)
+  }
+
+  /** Marks a room busy for one window; what arrives meanwhile goes out together at its end. */
+  private gather(room: string): RoomQueue {
+    const queue: RoomQueue = { messages: [], traces: [], timer: undefined }
+    queue.timer = setTimeout(() => {
+      if (queue.messages.length === 0) {
+        this.rooms.delete(room)
+        return
+      }
+      this.write(room, queue.messages, queue.traces)
+      this.rooms.set(room, this.gather(room))
+    }, this.options.windowMs)
+    queue.timer.unref()
+    return queue
+  }
+
+  /** Sends whatever is waiting, now (before a drain closes the connections). */
+  flush(): void {
+    for (const [room, queue] of this.rooms) {
+      clearTimeout(queue.timer)
+      if (queue.messages.length > 0) this.write(room, queue.messages, queue.traces)
+    }
+    this.rooms.clear()
+  }
+
+  private write(room: string, messages: Message[], traces: Array<Record<string, string>>): void {
+    const sockets = this.adapter.rooms.get(room)?.size ?? 0
+    const spans = traces.map((carrier) =>
+      tracer.startSpan(
         'chat deliver',
         {
           kind: SpanKind.CONSUMER,
           attributes: {
             'messaging.system': 'socket.io',
             'messaging.operation.type': 'deliver',
-            'messaging.destination.name': [...opts.rooms][0] ?? ''
+            'messaging.destination.name': room,
+            'messaging.batch.message_count': messages.length,
+            'chat.recipients': sockets
           }
         },
-        parent
+        propagation.extract(ROOT_CONTEXT, carrier)
       )
-      apply(opts, count)
-      span.setAttribute('chat.recipients', sockets)
-      span.end()
+    )
+    if (sockets > 0) {
+      const data = messages.length === 1 ? ['message', messages[0]] : ['messages', messages]
+      // Encoded once by the adapter and written to each local socket; `local` keeps a cluster
+      // adapter from publishing it again.
+      void this.adapter.broadcast(
+        { type: PacketType.EVENT, nsp: this.adapter.nsp.name, data },
+        { rooms: new Set([room]), except: NO_ONE, flags: LOCAL_ONLY }
+      )
+      this.options.onDelivered(sockets * messages.length)
     }
-    onDelivered(sockets)
+    for (const span of spans) span.end()
   }
 }
 
-type Apply = (opts: BroadcastOptions, callback: (socket: never) => void) => void
+const BROADCAST = 3
+interface ClusterMessage {
+  type: number
+  nsp: string
+  data?: { packet: { data: unknown[] }; opts?: { flags?: unknown } }
+}

@@ -8,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import socketIoModule, { type FastifySocketioOptions } from 'fastify-socket.io'
 import { type ChatServer, ChatService, type ChatSocket } from '../chat/chat-service.js'
 import type { ErrorCode } from '../chat/protocol.js'
-import { instrumentDeliveries } from '../chat/delivery.js'
+import { Deliverer } from '../chat/delivery.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
 import type { ChatStore } from '../chat/store.js'
 import { ChatError } from '../errors.js'
@@ -33,6 +33,8 @@ export interface SocketOptions {
   /** How long the drain waits for in-flight acknowledgements. */
   drainTimeoutMs: number
   hooks?: Partial<HandlerHooks>
+  /** How long a busy room gathers messages into one `messages` packet (0: never). */
+  coalesceWindowMs: number
   /** How often cluster upkeep runs (dead nodes, failed presence removals). */
   upkeepMs?: number
   /** A cluster adapter (Redis Streams) factory; the in-memory adapter when absent. */
@@ -146,8 +148,12 @@ export default fp(
     const io = fastify.io
     const gate = new InflightGate()
     if (options.adapter !== undefined) io.adapter(options.adapter)
-    instrumentDeliveries(io.of('/').adapter, (sockets) => metrics.messagesDelivered.inc(sockets))
-    const chat = new ChatService(io, options.store, options)
+    const deliverer = new Deliverer(io.of('/').adapter, {
+      windowMs: options.coalesceWindowMs,
+      onDelivered: (deliveries) => metrics.messagesDelivered.inc(deliveries)
+    })
+    if (options.store.broadcasts) deliverer.interceptCluster()
+    const chat = new ChatService(io, options.store, deliverer, options)
     metrics.countRoomsWith(function countRooms() {
       // Socket.IO rooms that are chat rooms: not a socket's own room, not a user's room.
       const { rooms, sids } = io.of('/').adapter
@@ -231,6 +237,7 @@ export default fp(
       fastify.lifecycle.phase = 'draining'
       const started = Date.now()
       await gate.drain(options.drainTimeoutMs)
+      deliverer.flush()
       // Every engine connection, including any still in their Socket.IO handshake.
       const clients = Object.values((io.engine as unknown as { clients: Record<string, EngineSocket> }).clients)
       log.info({ event: 'drain', connections: clients.length, inflight: gate.inflight, waitedMs: Date.now() - started }, 'closing connections for shutdown')

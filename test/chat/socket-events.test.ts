@@ -87,7 +87,10 @@ t.test('sending needs a joined room; leaving stops delivery', async (t) => {
   t.same(await left, { room: 'general', user: bob.user, status: 'left' })
   t.same(await request(bob.socket, 'room:leave', { room: 'general' }), { ok: true }, 'leaving twice is harmless')
   const atBob = collect(bob.socket)
+  const atAlice = next(alice.socket, 'message')
   await request(alice.socket, 'message:send', { room: 'general', text: 'only for alice' })
+  await atAlice
+  // Written to everyone in one broadcast: had Bob been in it, it would be here before this answer.
   await request(bob.socket, 'room:join', { room: 'other' })
   t.same(atBob, [])
   t.equal((await request(bob.socket, 'message:send', { room: 'general', text: 'x' })).error.code, 'NOT_IN_ROOM')
@@ -128,8 +131,10 @@ t.test('a retried clientId returns the first message and broadcasts once', async
   await request(tab, 'room:join', { room: 'general' })
   const fromTab = await request(tab, 'message:send', { room: 'general', text: 'once', clientId: 'c-1' })
   t.same(fromTab, first)
-  await request(bob.socket, 'room:history', { room: 'general' })
-  t.same(atBob.map((m) => m.seq), [1, 2], 'one broadcast per stored message')
+  // Deliveries keep seq order: once a later message arrives, a duplicate would already be here.
+  await request(bob.socket, 'message:send', { room: 'general', text: 'marker' })
+  await until(() => atBob.some((m) => m.seq === 3), 5000, 'the marker')
+  t.same(atBob.map((m) => m.seq), [1, 2, 3], 'one broadcast per stored message')
 })
 
 t.test('presence counts a user once across tabs; typing goes to the others', async (t) => {
