@@ -14,12 +14,14 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const argv = process.argv.slice(2)
 const mode = argv.includes('--tiny') ? 'tiny' : argv.includes('--quick') ? 'quick' : 'full'
 const outDir = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : join(root, 'bench/results')
+/** --only fanout: run that scenario alone (for profiling); no report is written. */
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined
 const SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
 
 /** Sizes per mode: full as the issue states them; quick under two minutes; tiny for the test. */
 const plan = {
-  full: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 10, steps: [200, 400, 800, 1200, 1600, 2400, 3200], stepSeconds: 4, rooms: 200, idle: 5000 },
-  quick: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 4, steps: [400, 800, 1600, 2400], stepSeconds: 2, rooms: 100, idle: 2000 },
+  full: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 10, steps: [200, 400, 800, 1200, 1600, 2400, 3200, 4800, 6400], stepSeconds: 4, rooms: 200, idle: 5000 },
+  quick: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 4, steps: [400, 800, 1600, 2400, 3200, 4800], stepSeconds: 2, rooms: 100, idle: 2000 },
   tiny: { fanoutMembers: 10, fanoutSenders: 2, fanoutRate: 20, seconds: 1, steps: [20, 40], stepSeconds: 1, rooms: 3, idle: 20 }
 }[mode]
 
@@ -81,7 +83,9 @@ async function startService(count = 1, redisUrl?: string): Promise<Server> {
         MAX_CONNECTIONS_PER_USER: '10000'
       }
       if (redisUrl !== undefined) env.REDIS_URL = redisUrl
-      const child = launch(['dist/server/server.js'], env)
+      // BENCH_NODE_ARGS (e.g. --cpu-prof) goes to the service's node, for profiling a run.
+      const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+      const child = launch([...nodeArgs, 'dist/server/server.js'], env)
       const url = `http://127.0.0.1:${port}`
       await untilUp(url)
       return { child, url }
@@ -255,6 +259,12 @@ async function main(): Promise<void> {
 
   let baseline = await startBaseline()
   let service = await startService()
+  if (only === 'fanout') {
+    await fanout(baseline)
+    await fanout(service)
+    await Promise.all([baseline.stop(), service.stop()])
+    return
+  }
   say('fan-out: one room of 200, 10 senders at 20 messages/s')
   const fanBaseline = await fanout(baseline)
   const fanService = await fanout(service)

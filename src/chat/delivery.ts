@@ -38,6 +38,7 @@ interface RoomQueue {
 }
 
 const LOCAL_ONLY = { local: true }
+const NO_SPANS: never[] = []
 const NO_ONE = new Set<string>()
 
 export interface DelivererOptions {
@@ -108,7 +109,7 @@ export class Deliverer {
 
   private write(room: string, messages: Message[], traces: Array<Record<string, string>>): void {
     const sockets = this.adapter.rooms.get(room)?.size ?? 0
-    const spans = traces.map((carrier) =>
+    const spans = traces.length === 0 ? NO_SPANS : traces.map((carrier) =>
       tracer.startSpan(
         'chat deliver',
         {

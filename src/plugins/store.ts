@@ -47,6 +47,8 @@ export default fp(
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: 2000,
+      // Commands issued in the same tick (many sends at once) go out in one write.
+      enableAutoPipelining: true,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
     })
     // The adapter's client keeps its queue: broadcasts published during a blip go out after it.
