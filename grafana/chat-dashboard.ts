@@ -29,8 +29,6 @@ export interface PanelQuery {
   expr: string
   legend: string
   exemplar?: boolean
-  /** Only has data on nodes running with REDIS_URL. */
-  needsRedis?: boolean
 }
 
 const datasource = { type: 'prometheus', uid: '${datasource}' }
@@ -118,7 +116,7 @@ export const rows: Array<{ title: string; panels: PanelSpec[] }> = [
         description: '1 while the node reaches Redis (cluster mode only).',
         unit: 'short',
         kind: 'stat',
-        queries: [{ expr: `min by (instance) (${METRIC.redisUp}{${sel}})`, legend: '{{instance}}', needsRedis: true }]
+        queries: [{ expr: `min by (instance) (${METRIC.redisUp}{${sel}})`, legend: '{{instance}}' }]
       }
     ]
   },
