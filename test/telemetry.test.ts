@@ -2,12 +2,10 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { trace } from '@opentelemetry/api'
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
 import t from 'tap'
 import { tracingEnabled } from '../src/config.js'
 import { freePort, guest, request, signIn, startApp, TEST_SECRET } from './helpers.js'
+import { inMemoryTracing } from './tracing.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -21,13 +19,7 @@ t.test('tracing is on only when the OTEL_* variables ask for an exporter', async
 })
 
 t.test('spans for join, send and history carry messaging attributes; the processing exemplar is the send trace', async (t) => {
-  const exporter = new InMemorySpanExporter()
-  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
-  provider.register()
-  t.teardown(async () => {
-    await provider.shutdown()
-    trace.disable()
-  })
+  const exporter = inMemoryTracing(t)
   const { url } = await startApp(t)
   const alice = await guest(t, url, 'Alice')
   await request(alice.socket, 'room:join', { room: 'traced' })

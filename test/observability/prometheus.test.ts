@@ -3,13 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { trace } from '@opentelemetry/api'
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
 import t from 'tap'
 import { buildDashboard, panelQueries } from '../../grafana/chat-dashboard.js'
 import { client, connect, freePort, guest, request, requireTool, startApp } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
+import { inMemoryTracing } from '../tracing.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -31,13 +29,7 @@ t.test('a real Prometheus scrapes the service; every dashboard query returns dat
   if (prometheus === undefined || promtool === undefined || redis === undefined) return
 
   // Tracing on, so latency observations carry exemplars for Prometheus to store.
-  const spans = new InMemorySpanExporter()
-  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] })
-  provider.register()
-  t.teardown(async () => {
-    await provider.shutdown()
-    trace.disable()
-  })
+  const spans = inMemoryTracing(t)
 
   const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '20', MESSAGE_BURST: '5', MAX_CONNECTIONS_PER_USER: '1', REDIS_URL: redis.url })
   const dir = mkdtempSync(join(tmpdir(), 'chat-prometheus-'))
