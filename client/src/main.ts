@@ -29,6 +29,7 @@ let socket: ChatSocket | undefined
 const rooms = new Map<string, RoomState>()
 let active: string | undefined
 let loadingOlder = false
+let roomsTimer: ReturnType<typeof setInterval> | undefined
 
 function newClientId(): string {
   // crypto.randomUUID exists only in secure contexts; getRandomValues works everywhere.
@@ -235,14 +236,18 @@ function discardSend(clientId: string): void {
 // --- Typing ----------------------------------------------------------------------------------
 
 let typingSentAt = 0
+/** The room the typing indicator was sent for (the user may switch rooms meanwhile). */
+let typingRoom: string | undefined
 let typingIdle: ReturnType<typeof setTimeout> | undefined
 
 function typed(): void {
   const room = activeRoom()
-  if (room?.joined !== true) return
+  if (room?.joined !== true || socket?.connected !== true) return
+  if (typingRoom !== undefined && typingRoom !== room.name) stopTyping()
   if (Date.now() - typingSentAt > TYPING_SENT_EVERY_MS) {
     typingSentAt = Date.now()
-    socket?.emit('typing', { room: room.name, typing: true })
+    typingRoom = room.name
+    socket.emit('typing', { room: room.name, typing: true })
   }
   clearTimeout(typingIdle)
   typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS)
@@ -250,10 +255,13 @@ function typed(): void {
 
 function stopTyping(): void {
   clearTimeout(typingIdle)
-  const room = activeRoom()
-  if (typingSentAt === 0 || room === undefined) return
+  const room = typingRoom
   typingSentAt = 0
-  socket?.emit('typing', { room: room.name, typing: false })
+  typingRoom = undefined
+  // Not buffered while disconnected: the indicator expires on the other side anyway.
+  if (room !== undefined && socket?.connected === true && rooms.get(room)?.joined === true) {
+    socket.emit('typing', { room, typing: false })
+  }
 }
 
 // --- Connection ------------------------------------------------------------------------------
@@ -315,10 +323,13 @@ function start(current: Session): void {
   render('bottom')
   renderConnection('connecting')
   connect(current)
-  setInterval(() => void refreshPublicRooms(), 15_000)
+  roomsTimer = setInterval(() => void refreshPublicRooms(), 15_000)
 }
 
+
 function signOut(reason?: string): void {
+  clearInterval(roomsTimer)
+  stopTyping()
   socket?.disconnect()
   socket = undefined
   session = undefined

@@ -24,10 +24,14 @@ export class RoomState {
 
   constructor(readonly name: string) {}
 
-  /** The newest seq held: a rejoin asks for everything after it (`since`). */
+  /**
+   * The newest seq held with no hole below it (down to the oldest held): a rejoin asks for
+   * everything after it (`since`). Not simply the newest held: an acknowledgement can bring
+   * seq 11 before the broadcast of seq 10 arrives, and asking after 11 would lose 10.
+   */
   lastSeq(): number {
-    let top = 0
-    for (const seq of this.messages.keys()) if (seq > top) top = seq
+    let top = this.oldestSeq() ?? 0
+    while (this.messages.has(top + 1)) top++
     return top
   }
 
@@ -52,7 +56,7 @@ export class RoomState {
   /** Whether `m` leaves a hole after what is held, which a history read must fill. */
   leavesGap(m: Message): boolean {
     const last = this.lastSeq()
-    return last > 0 && m.seq > last + 1
+    return last > 0 && m.seq > last + 1 && !this.messages.has(m.seq)
   }
 
   /** Messages in seq order. */

@@ -101,6 +101,10 @@ export class ChatService {
     // stored meanwhile arrives both ways and clients de-duplicate by seq.
     const rejoin = rooms.has(room)
     rooms.add(room)
+    // A removal still queued from an outage must not undo this join.
+    for (const entry of this.unfinished) {
+      if (entry.room === room && entry.socketId === socket.id) this.unfinished.delete(entry)
+    }
     try {
       await socket.join(room)
       const first = await this.store.addPresence(room, user, socket.id)
@@ -109,6 +113,8 @@ export class ChatService {
       if (!rejoin) {
         rooms.delete(room)
         await socket.leave(room)
+        // The store may have recorded the presence before failing to answer: clean up later.
+        this.unfinished.add({ room, user, socketId: socket.id })
       }
       throw err
     }

@@ -81,6 +81,9 @@ if tonumber(redis.call('ZINCRBY', KEYS[3], -1, ARGV[3])) <= 0 then redis.call('Z
 return member or false
 `
 
+/** ioredis's words for a command refused before it was written (no connection, no queue). */
+const NOT_SENT = /Stream isn't writeable/
+
 function parse(list: string[]): Message[] {
   return list.map((json) => JSON.parse(json) as Message)
 }
@@ -97,6 +100,8 @@ export class RedisStore implements ChatStore {
   readonly broadcasts = true
   readonly nodeId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   private heartbeat: NodeJS.Timeout | undefined
+  /** When this node last (re)connected: it judges others only once it has been up a while. */
+  private connectedAt = 0
   private readonly heartbeatMs: number
   private readonly nodeTimeoutMs: number
 
@@ -114,6 +119,7 @@ export class RedisStore implements ChatStore {
   /** Announces this node and keeps announcing it, so others can tell when it died. */
   start(): void {
     clearInterval(this.heartbeat)
+    this.connectedAt = Date.now()
     const beat = () => {
       this.redis.zadd(KEY.nodes, Date.now(), this.nodeId).catch((err: unknown) => this.options.onError?.(err, 'heartbeat'))
     }
@@ -122,13 +128,21 @@ export class RedisStore implements ChatStore {
     this.heartbeat.unref()
   }
 
-  /** Runs `fn`; a Redis failure becomes UNAVAILABLE (nothing internal reaches the client). */
+  /**
+   * Runs `fn`; a Redis failure becomes a ChatError (nothing internal reaches the client).
+   * UNAVAILABLE promises that nothing was stored, so it is the answer only when the command
+   * never reached Redis; a command that was sent and then timed out or lost its connection may
+   * have run, and is answered INTERNAL (a retry with the same clientId is safe either way).
+   */
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
     } catch (err) {
       if (err instanceof ChatError) throw err
       this.options.onError?.(err, operation)
+      if (operation === 'append' && !NOT_SENT.test((err as Error).message)) {
+        throw new ChatError('INTERNAL', 'The message may not have been stored; retry with the same clientId')
+      }
       throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; nothing was stored, retry later')
     }
   }
@@ -241,6 +255,8 @@ export class RedisStore implements ChatStore {
    * claims a dead node first cleans it up, and gets the users who thereby left rooms.
    */
   async sweep(): Promise<Departure[]> {
+    // After an outage nobody could beat: wait until every live node had time to announce itself.
+    if (Date.now() - this.connectedAt < this.nodeTimeoutMs) return []
     const departures: Departure[] = []
     const dead = await this.redis.zrangebyscore(KEY.nodes, '-inf', Date.now() - this.nodeTimeoutMs)
     for (const nodeId of dead) {
@@ -262,8 +278,19 @@ export class RedisStore implements ChatStore {
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat)
-    // Sockets were closed by the drain and their presence removed; forget this node.
-    await Promise.allSettled([this.redis.zrem(KEY.nodes, this.nodeId), this.redis.del(KEY.nodeSockets(this.nodeId))])
+    // The drain closed every socket; whatever presence of ours is still recorded (a removal
+    // that failed or raced the close) goes now, then this node itself.
+    try {
+      for (const entry of await this.redis.smembers(KEY.nodeSockets(this.nodeId))) {
+        const [room, userId, socketId] = JSON.parse(entry) as [string, string, string]
+        await this.remove(room, userId, socketId, this.nodeId)
+      }
+      await this.redis.zrem(KEY.nodes, this.nodeId)
+      await this.redis.del(KEY.nodeSockets(this.nodeId))
+    } catch (err) {
+      // Redis is away: the surviving nodes sweep this one once its heartbeat is stale.
+      this.options.onError?.(err, 'close')
+    }
   }
 }
 

@@ -47,6 +47,9 @@ export default fp(
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: 2000,
+      // A command cut off by a disconnect may have run: never send it again behind our back
+      // (an append without a clientId would be stored twice).
+      autoResendUnfulfilledCommands: false,
       // Commands issued in the same tick (many sends at once) go out in one write.
       enableAutoPipelining: true,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
@@ -88,7 +91,11 @@ export default fp(
     // Announce this node once connected, and again after every reconnection.
     client.on('ready', () => store.start())
     fastify.decorate('store', store)
-    fastify.decorate('clusterAdapter', createAdapter(adapterClient, { streamName: STREAM.name, maxLen: STREAM.maxLen }))
+    // A short blocking read, so the reader notices a close within a second.
+    fastify.decorate(
+      'clusterAdapter',
+      createAdapter(adapterClient, { streamName: STREAM.name, maxLen: STREAM.maxLen, blockTimeInMs: 1000 })
+    )
     fastify.addHook('onClose', async function closeRedis() {
       await store.close()
       client.disconnect()

@@ -1,0 +1,37 @@
+import t from 'tap'
+import { RoomState } from '../../client/src/room-state.js'
+import type { Message } from '../../src/chat/protocol.js'
+
+const m = (seq: number, extra: Partial<Message> = {}): Message => ({
+  id: `id-${seq}`,
+  room: 'r',
+  seq,
+  user: { id: 'u', name: 'U' },
+  text: `m${seq}`,
+  ts: seq,
+  ...extra
+})
+
+t.test('a rejoin asks after the last seq with no hole below it', async (t) => {
+  const room = new RoomState('r')
+  t.equal(room.lastSeq(), 0)
+  room.add([m(51), m(52), m(53)])
+  t.equal(room.lastSeq(), 53, 'a latest page starts wherever it starts')
+  // The acknowledgement of our own seq 55 arrives before the broadcast of seq 54.
+  room.add([m(55)])
+  t.equal(room.lastSeq(), 53, 'since stays before the hole, so 54 is asked for again')
+  t.equal(room.leavesGap(m(56)), true, 'a later broadcast notices the hole')
+  room.add([m(54)])
+  t.equal(room.lastSeq(), 55)
+  t.equal(room.leavesGap(m(56)), false)
+})
+
+t.test('each seq is held once; a stored message replaces its pending line', async (t) => {
+  const room = new RoomState('r')
+  room.pending.set('c1', { clientId: 'c1', text: 'hi', createdAt: 0, state: 'sending' })
+  t.same(room.add([m(1, { clientId: 'c1' })]).length, 1)
+  t.equal(room.pending.size, 0)
+  t.same(room.add([m(1, { clientId: 'c1' })]), [], 'the same message again is not new')
+  t.same(room.add([m(2, { room: 'other' })]), [], "another room's message is not this room's")
+  t.same(room.ordered().map((x) => x.seq), [1])
+})
