@@ -96,6 +96,10 @@ t.test('a client that stops reading does not hold the exit; a second signal exit
   ;(stuck.socket.io.engine.transport as any).ws._socket.pause()
   again.proc.kill('SIGTERM')
   while (!again.logs.some((l) => l.event === 'drain')) await new Promise((r) => setTimeout(r, 10))
+  // The drain is held by the frozen client: the real process reports itself not ready meanwhile.
+  const ready = await fetch(`${url}/readyz`)
+  t.equal(ready.status, 503, 'readiness is 503 while the process drains')
+  t.match(await ready.json(), { status: 'not_ready', checks: { server: 'draining' } })
   again.proc.kill('SIGTERM')
   t.equal(await again.exited, 1, 'the second signal ends the process at once')
   t.notOk(again.logs.some((l) => l.msg === 'closed'), 'without finishing the drain')

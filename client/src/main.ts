@@ -3,7 +3,7 @@
 // the server's own (src/chat/protocol.ts).
 import { io, type Socket } from 'socket.io-client'
 import type { ClientToServerEvents, ErrorBody, Message, ServerToClientEvents } from '../../src/chat/protocol.js'
-import { RoomState } from './room-state.js'
+import { type Pending, RoomState } from './room-state.js'
 import { fetchRooms, forgetSession, type Session, savedRooms, savedSession, saveRooms, signIn } from './session.js'
 import {
   $,
@@ -98,7 +98,7 @@ async function sendJoin(room: RoomState): Promise<void> {
   if (since === undefined) room.hasOlder = answer.messages.length >= PAGE
   if (since !== undefined && room.name !== active) room.unread += fresh.filter((m) => m.user.id !== session?.user.id).length
   render(since === undefined ? 'bottom' : 'auto')
-  resendPending(room)
+  void pump(room)
 }
 
 function openRoom(name: string): void {
@@ -180,57 +180,64 @@ function send(text: string): void {
   room.pending.set(clientId, { clientId, text, createdAt: Date.now(), state: 'sending' })
   stopTyping()
   render('bottom')
-  void deliver(room, clientId)
+  void pump(room)
 }
 
-async function deliver(room: RoomState, clientId: string): Promise<void> {
-  const pending = room.pending.get(clientId)
-  if (pending === undefined || socket === undefined) return
-  pending.state = 'sending'
-  pending.error = undefined
-  if (!socket.connected) return render() // sent again by resendPending once reconnected
+/**
+ * Sends a room's pending lines one at a time, oldest first, so they are stored in the order
+ * they were written: a line held back (rate limit, outage) holds back the ones after it. A
+ * line that failed for good waits for the user (Retry or Discard) and is skipped meanwhile.
+ */
+async function pump(room: RoomState): Promise<void> {
+  if (room.sending || socket?.connected !== true) return
+  const next = [...room.pending.values()].filter((p) => p.state !== 'failed').sort((a, b) => a.createdAt - b.createdAt)[0]
+  if (next === undefined || next.state === 'waiting') return
+  room.sending = true
   const answer = await socket
     .timeout(ACK_TIMEOUT_MS)
-    .emitWithAck('message:send', { room: room.name, text: pending.text, clientId })
+    .emitWithAck('message:send', { room: room.name, text: next.text, clientId: next.clientId })
     .catch(() => undefined)
-  if (!room.pending.has(clientId)) return
-  if (answer === undefined) {
-    // No answer (disconnected or slow): the same clientId makes the retry safe.
-    if (socket.connected) void deliver(room, clientId)
-    return
-  }
-  if (answer.ok) {
-    room.add([answer.message])
-  } else {
-    failed(room, clientId, answer.error)
+  room.sending = false
+  if (room.pending.has(next.clientId)) {
+    // No answer (disconnected or slow) leaves it 'sending': the same clientId makes the next
+    // try safe, now or after the reconnect.
+    if (answer?.ok === true) room.add([answer.message])
+    else if (answer !== undefined) held(room, next, answer.error)
   }
   render()
+  void pump(room)
 }
 
-function failed(room: RoomState, clientId: string, error: ErrorBody): void {
-  const pending = room.pending.get(clientId)
-  if (pending === undefined) return
+function held(room: RoomState, pending: Pending, error: ErrorBody): void {
   pending.error = error
   if (error.code === 'RATE_LIMITED' || error.code === 'UNAVAILABLE') {
     pending.state = 'waiting'
-    setTimeout(() => void deliver(room, clientId), error.retryAfterMs ?? 2000)
+    setTimeout(() => {
+      pending.state = 'sending'
+      pending.error = undefined
+      void pump(room)
+    }, error.retryAfterMs ?? 2000)
   } else {
     pending.state = 'failed'
   }
 }
 
-function resendPending(room: RoomState): void {
-  for (const p of room.pending.values()) if (p.state === 'sending') void deliver(room, p.clientId)
-}
-
 function retrySend(clientId: string): void {
   const room = activeRoom()
-  if (room !== undefined) void deliver(room, clientId)
+  const pending = room?.pending.get(clientId)
+  if (room === undefined || pending === undefined) return
+  pending.state = 'sending'
+  pending.error = undefined
+  // Back in line by its original time.
+  render()
+  void pump(room)
 }
 
 function discardSend(clientId: string): void {
-  activeRoom()?.pending.delete(clientId)
+  const room = activeRoom()
+  room?.pending.delete(clientId)
   render()
+  if (room !== undefined) void pump(room)
 }
 
 // --- Typing ----------------------------------------------------------------------------------
@@ -307,6 +314,8 @@ function connect(current: Session): void {
     if (typing) setTimeout(() => render(), TYPING_SHOWN_MS + 50)
   })
   socket.on('chat:error', (error) => {
+    // A typing indicator that was refused (rate limit) is not worth a word to the user.
+    if (error.event === 'typing') return
     $('join-error').textContent = describeError(error)
   })
 }

@@ -21,6 +21,8 @@ export class RoomState {
   /** False once a history page came back short: nothing older is left to load. */
   hasOlder = true
   joined = false
+  /** A send of this room is waiting for its acknowledgement. */
+  sending = false
 
   constructor(readonly name: string) {}
 

@@ -89,6 +89,40 @@ t.test('two people chat both ways and see each other, typing included', async (t
   t.equal(await ada.getByLabel('1 unread').count(), 0, 'reading the room clears its count')
 })
 
+t.test('the session survives a reload, and older history loads on scroll', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'general' })
+  for (let i = 1; i <= 80; i++) await request(bob.socket, 'message:send', { room: 'general', text: `old ${i}` })
+  const ada = await person(t, browser, url, 'Ada')
+  await message(ada, 'old 80').waitFor()
+  t.equal(await ada.locator('#messages .message .text').count(), 50, 'the latest 50 first')
+  await ada.locator('#messages').evaluate((list) => (list.scrollTop = 0))
+  await message(ada, 'old 1').first().waitFor()
+  t.equal(await ada.locator('#messages .message .text').count(), 80, 'scrolling up loaded the older ones')
+
+  await ada.reload()
+  await ada.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
+  t.equal(await ada.getByLabel('Display name').isVisible(), false, 'still signed in after a reload')
+  await message(ada, 'old 80').waitFor()
+})
+
+t.test('a rate limit is explained in words and the send retried by itself, stored once', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '1', MESSAGE_BURST: '2' })
+  const ada = await person(t, browser, url, 'Ada')
+  for (const text of ['one', 'two', 'three', 'four']) await say(ada, text)
+  await ada.locator('#messages .status', { hasText: "You're sending too fast" }).first().waitFor()
+  t.pass('the rate limit is explained in words')
+  await message(ada, 'four').waitFor({ timeout: 15_000 })
+  const texts = await ada.locator('#messages .message:not(.pending) .text').allInnerTexts()
+  t.same(texts, ['one', 'two', 'three', 'four'], 'each sent once, in order')
+  t.equal(await ada.locator('#join-error').innerText(), '', 'no stray error shown')
+})
+
 t.test('a message that looks like HTML is shown as text and runs nothing', async (t) => {
   const browser = await launch(t)
   if (browser === undefined) return
