@@ -21,7 +21,15 @@ export class MemoryStore implements ChatStore {
   readonly broadcasts = false
   private readonly rooms_ = new Map<string, RoomState>()
 
-  constructor(private readonly historyLimit: number) {}
+  /**
+   * @param maxRooms rooms with history kept at most; past it, the room written to least
+   *   recently that nobody is in loses its history (a joined room is never evicted). Without a
+   *   cap, anyone could grow memory by writing one message in each of endless new rooms.
+   */
+  constructor(
+    private readonly historyLimit: number,
+    private readonly maxRooms = 10_000
+  ) {}
 
   private room(name: string): RoomState {
     let state = this.rooms_.get(name)
@@ -34,6 +42,10 @@ export class MemoryStore implements ChatStore {
 
   async append(input: AppendInput): Promise<AppendResult> {
     const state = this.room(input.room)
+    // Map order is recency of writing: move this room to the end, evict from the front.
+    this.rooms_.delete(input.room)
+    this.rooms_.set(input.room, state)
+    if (this.rooms_.size > this.maxRooms) this.evictIdleRoom(input.room)
     if (input.clientId !== undefined) {
       const first = state.byClientId.get(dedupKey(input.user.id, input.clientId))
       if (first !== undefined) return { message: first, duplicate: true }
@@ -59,6 +71,15 @@ export class MemoryStore implements ChatStore {
       }
     }
     return { message, duplicate: false }
+  }
+
+  private evictIdleRoom(keep: string): void {
+    for (const [name, state] of this.rooms_) {
+      if (name !== keep && state.presence.size === 0) {
+        this.rooms_.delete(name)
+        return
+      }
+    }
   }
 
   /** The retained window: the last `historyLimit` messages (the array may hold a few more). */

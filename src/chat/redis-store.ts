@@ -15,12 +15,16 @@ export interface RedisStoreOptions {
   /** The Socket.IO Redis Streams adapter's stream name and length cap. */
   streamName: string
   streamMaxLen: number
+  /** How long a room's history outlives its last message (default 30 days). */
+  roomTtlSeconds?: number
   /** How often this node says it is alive, and after how long without that it counts as dead. */
   heartbeatMs?: number
   nodeTimeoutMs?: number
   /** Called when an operation fails because Redis cannot be reached. */
   onError?: (err: unknown, operation: string) => void
 }
+
+const ROOM_TTL_SECONDS = 30 * 24 * 3600
 
 const KEY = {
   seq: (room: string) => `chat:room:${room}:seq`,
@@ -34,7 +38,8 @@ const KEY = {
 }
 
 // KEYS: seq, log, dedup, stream. ARGV: history limit, de-dup field ('' for none), message JSON
-// before and after its seq, the broadcast envelope before and after the message JSON, stream cap.
+// before and after its seq, the broadcast envelope before and after the message JSON, stream
+// cap, and how long a room's keys outlive its last message (so abandoned rooms do not pile up).
 const APPEND = `
 if ARGV[2] ~= '' then
   local first = redis.call('HGET', KEYS[3], ARGV[2])
@@ -54,6 +59,7 @@ if excess > 0 then
   end
 end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'uid', 'emitter', 'nsp', '/', 'type', '3', 'data', ARGV[5] .. json .. ARGV[6])
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
 return {1, json}
 `
 
@@ -164,7 +170,8 @@ export class RedisStore implements ChatStore {
         tail,
         envelope,
         opts,
-        this.options.streamMaxLen
+        this.options.streamMaxLen,
+        this.options.roomTtlSeconds ?? ROOM_TTL_SECONDS
       )) as [number, string]
       return { message: JSON.parse(json) as Message, duplicate: stored === 0 }
     })

@@ -76,3 +76,17 @@ if (redis !== undefined) {
     t.same(await survivor.sweep(), [], 'a dead node is swept once')
   })
 }
+
+if (redis !== undefined) {
+  t.test("a room's keys expire a while after its last message", async (t) => {
+    const client = new Redis(redis.url, { db: 13 })
+    t.teardown(() => client.disconnect())
+    await client.flushdb()
+    const store = new RedisStore(client, { historyLimit: 10, streamName: 's', streamMaxLen: 10, roomTtlSeconds: 3600 })
+    await store.append({ room: 'r', user: { id: 'u', name: 'U' }, text: 'x', ts: 1, clientId: 'c' })
+    for (const key of ['chat:room:r:seq', 'chat:room:r:log', 'chat:room:r:dedup']) {
+      const ttl = await client.ttl(key)
+      t.ok(ttl > 3500 && ttl <= 3600, `${key} expires in an hour (${ttl} s)`)
+    }
+  })
+}
