@@ -4,7 +4,7 @@ import t from 'tap'
 import { io } from 'socket.io-client'
 import { MemoryStore } from '../src/chat/memory-store.js'
 import type { AppendInput } from '../src/chat/store.js'
-import { type ClientSocket, client, connect, freePort, guest, request, signIn, startApp } from './helpers.js'
+import { type ClientSocket, client, connect, freePort, guest, request, signIn, startApp, until } from './helpers.js'
 import { serverEntry, startNode } from './processes.js'
 
 t.test('a drain turns readiness off, refuses new sockets, answers in-flight events, then lets clients reconnect', async (t) => {
@@ -95,7 +95,7 @@ t.test('a client that stops reading does not hold the exit; a second signal exit
   const stuck = await guest(t, url, 'Stuck')
   ;(stuck.socket.io.engine.transport as any).ws._socket.pause()
   again.proc.kill('SIGTERM')
-  while (!again.logs.some((l) => l.event === 'drain')) await new Promise((r) => setTimeout(r, 10))
+  await until(() => again.logs.some((l) => l.event === 'drain'), 10_000, 'the drain to start')
   // The drain is held by the frozen client: the real process reports itself not ready meanwhile.
   const ready = await fetch(`${url}/readyz`)
   t.equal(ready.status, 503, 'readiness is 503 while the process drains')
