@@ -1,9 +1,11 @@
-// A load generator process: opens the clients of one scenario against one server, drives it,
-// and prints one JSON result line on stdout. Driven by bench/run.ts over stdin/stdout:
-// it reads commands ("connect", "run <rate>", "stop") and answers each with a JSON line.
+// A load generator process: opens its share of a scenario's clients against one server and
+// drives them on command from bench/run.ts (stdin), answering each command with one JSON line
+// (stdout). Several of these run side by side so that the clients' own work does not become
+// the bottleneck; latency is measured on the machine's clock, comparable across processes.
 import { createInterface } from 'node:readline'
 import { createSigner } from 'fast-jwt'
 import { io, type Socket } from 'socket.io-client'
+import { BUCKETS, bucketOf } from './histogram.js'
 
 export interface LoadConfig {
   kind: 'baseline' | 'service'
@@ -14,6 +16,8 @@ export interface LoadConfig {
   /** Senders per room (the first members of each room). */
   senders: number
   secret: string
+  /** The members (by index over all rooms) this process opens: [first, end). */
+  members?: [number, number]
   /** No rooms, no traffic: connections only. */
   idle?: boolean
 }
@@ -33,25 +37,20 @@ export interface StepResult {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig
+const [first, end] = config.members ?? [0, config.rooms * config.roomSize]
 const sign = createSigner({ key: config.secret, expiresIn: 3600_000 })
 const clients: Socket[] = []
 const senders: Array<{ socket: Socket; room: string; index: number }> = []
+const now = () => performance.timeOrigin + performance.now()
 
-let latencies = new Float64Array(1 << 16)
-let count = 0
+let histogram = new Uint32Array(BUCKETS)
 let received = 0
-let counting = false
+let max = 0
 
 function record(text: string): void {
-  if (!counting) return
-  const sentAt = Number(text.slice(0, text.indexOf(':')))
-  const latency = performance.now() - sentAt
-  if (count === latencies.length) {
-    const bigger = new Float64Array(latencies.length * 2)
-    bigger.set(latencies)
-    latencies = bigger
-  }
-  latencies[count++] = latency
+  const latency = now() - Number(text.slice(0, text.indexOf(':')))
+  histogram[bucketOf(latency)]!++
+  if (latency > max) max = latency
   received++
 }
 
@@ -73,19 +72,15 @@ function open(index: number): Promise<Socket> {
 }
 
 async function join(socket: Socket, room: string): Promise<void> {
-  if (config.kind === 'baseline') {
-    await socket.timeout(30_000).emitWithAck('join', room)
-    return
-  }
-  const answer = await socket.timeout(30_000).emitWithAck('room:join', { room })
-  if (!answer.ok) throw new Error(`join failed: ${JSON.stringify(answer)}`)
+  const answer = await socket.timeout(30_000).emitWithAck(config.kind === 'baseline' ? 'join' : 'room:join', config.kind === 'baseline' ? room : { room })
+  if (config.kind === 'service' && !answer.ok) throw new Error(`join failed: ${JSON.stringify(answer)}`)
 }
 
 async function connectAll(): Promise<{ connections: number }> {
-  const total = config.rooms * config.roomSize
   const batch = 100
-  for (let start = 0; start < total; start += batch) {
-    const opened = await Promise.all(Array.from({ length: Math.min(batch, total - start) }, (_, i) => open(start + i)))
+  for (let start = first; start < end; start += batch) {
+    const count = Math.min(batch, end - start)
+    const opened = await Promise.all(Array.from({ length: count }, (_, i) => open(start + i)))
     clients.push(...opened)
     if (!config.idle) {
       await Promise.all(
@@ -101,67 +96,67 @@ async function connectAll(): Promise<{ connections: number }> {
   return { connections: clients.length }
 }
 
-/** Sends `rate` messages per second in total for `ms`, then waits for stragglers. */
-async function run(rate: number, ms: number): Promise<StepResult> {
-  count = 0
-  received = 0
-  counting = true
+/** Sends `rate` messages per second from this process's senders for `ms`. */
+async function send(rate: number, ms: number): Promise<{ sent: number; sentByRoom: Record<string, number>; seconds: number }> {
   let sent = 0
-  let expected = 0
-  let seq = 0
+  let turn = 0
+  const sentByRoom: Record<string, number> = {}
   const started = performance.now()
-  const tickMs = 5
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const elapsed = performance.now() - started
-      if (elapsed >= ms) {
-        clearInterval(timer)
-        resolve()
-        return
-      }
-      const due = Math.floor((elapsed / 1000) * rate) - sent
-      for (let i = 0; i < due; i++) {
-        const sender = senders[seq++ % senders.length]!
-        const text = `${performance.now()}:${sender.index}:${seq}`
-        if (config.kind === 'baseline') sender.socket.emit('msg', sender.room, text)
-        else sender.socket.emit('message:send', { room: sender.room, text }, () => {})
-        sent++
-        expected += config.roomSize
-      }
-    }, tickMs)
-  })
-  const sendingSeconds = (performance.now() - started) / 1000
-  // Stragglers: wait until all arrived, or until nothing arrived for a while.
+  if (senders.length > 0 && rate > 0) {
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const elapsed = performance.now() - started
+        if (elapsed >= ms) {
+          clearInterval(timer)
+          resolve()
+          return
+        }
+        const due = Math.floor((elapsed / 1000) * rate) - sent
+        for (let i = 0; i < due; i++) {
+          const sender = senders[turn++ % senders.length]!
+          const text = `${now()}:${sender.index}:${turn}`
+          if (config.kind === 'baseline') sender.socket.emit('msg', sender.room, text)
+          else sender.socket.emit('message:send', { room: sender.room, text }, () => {})
+          sent++
+          sentByRoom[sender.room] = (sentByRoom[sender.room] ?? 0) + 1
+        }
+      }, 5)
+    })
+  }
+  return { sent, sentByRoom, seconds: (performance.now() - started) / 1000 }
+}
+
+/** Waits until `expected` messages arrived here, or nothing arrived for `quietMs`. */
+async function collect(expected: number, quietMs: number) {
   let last = received
-  let quiet = 0
-  while (received < expected && quiet < 40) {
+  let quietSince = Date.now()
+  while (received < expected && Date.now() - quietSince < quietMs) {
     await new Promise((r) => setTimeout(r, 50))
-    quiet = received === last ? quiet + 1 : 0
-    last = received
+    if (received !== last) {
+      last = received
+      quietSince = Date.now()
+    }
   }
-  counting = false
-  const sorted = latencies.subarray(0, count).sort()
-  const at = (q: number) => (count === 0 ? 0 : sorted[Math.min(count - 1, Math.floor(q * count))]!)
-  return {
-    offered: rate,
-    sent,
-    expected,
-    received,
-    lost: Math.max(0, expected - received),
-    seconds: sendingSeconds,
-    deliveredPerSec: received / sendingSeconds,
-    p50: at(0.5),
-    p99: at(0.99),
-    max: at(1)
-  }
+  const result = { received, max, histogram: Array.from(histogram) }
+  return result
+}
+
+function reset(): { reset: true } {
+  histogram = new Uint32Array(BUCKETS)
+  received = 0
+  max = 0
+  return { reset: true }
 }
 
 const lines = createInterface({ input: process.stdin })
 lines.on('line', (line) => {
   const [command, ...args] = line.trim().split(' ')
   const answer = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`)
-  if (command === 'connect') connectAll().then(answer, (err: Error) => answer({ error: err.message }))
-  else if (command === 'run') run(Number(args[0]), Number(args[1])).then(answer, (err: Error) => answer({ error: err.message }))
+  const fail = (err: Error) => answer({ error: err.message })
+  if (command === 'connect') connectAll().then(answer, fail)
+  else if (command === 'reset') answer(reset())
+  else if (command === 'send') send(Number(args[0]), Number(args[1])).then(answer, fail)
+  else if (command === 'collect') collect(Number(args[0]), Number(args[1])).then(answer, fail)
   else if (command === 'stop') {
     for (const socket of clients) socket.disconnect()
     answer({ stopped: true })

@@ -7,6 +7,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { BUCKETS, bucketValue } from './histogram.js'
 import type { LoadConfig, StepResult } from './load.js'
 import { markdownTable, type Report, type Row, svgChart } from './report.js'
 
@@ -130,7 +131,7 @@ class Load {
   private readonly lines: Interface
   private readonly waiting: Array<(value: any) => void> = []
 
-  constructor(config: LoadConfig) {
+  constructor(readonly config: LoadConfig) {
     this.child = spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(config)], {
       cwd: root,
       stdio: ['pipe', 'pipe', 'inherit']
@@ -140,19 +141,11 @@ class Load {
     this.lines.on('line', (line) => this.waiting.shift()?.(JSON.parse(line)))
   }
 
-  private ask<T>(command: string): Promise<T> {
+  ask<T>(command: string): Promise<T> {
     return new Promise((resolve, reject) => {
       this.waiting.push((value) => (value?.error ? reject(new Error(value.error)) : resolve(value)))
       this.child.stdin!.write(`${command}\n`)
     })
-  }
-
-  connect(): Promise<{ connections: number }> {
-    return this.ask('connect')
-  }
-
-  run(rate: number, seconds: number): Promise<StepResult> {
-    return this.ask(`run ${rate} ${Math.round(seconds * 1000)}`)
   }
 
   async stop(): Promise<void> {
@@ -162,8 +155,105 @@ class Load {
   }
 }
 
-function loadFor(server: Server, shape: Omit<LoadConfig, 'kind' | 'urls' | 'secret'>): Load {
-  return new Load({ kind: server.name === 'baseline' ? 'baseline' : 'service', urls: server.urls, secret: SECRET, ...shape })
+interface Collected {
+  received: number
+  max: number
+  histogram: number[]
+}
+
+/**
+ * A scenario's clients, spread over several load-generator processes: whole rooms per process
+ * when there are enough rooms, otherwise the members of the room split between them.
+ */
+class LoadGroup {
+  private readonly loads: Load[]
+
+  constructor(
+    readonly server: Server,
+    readonly shape: Omit<LoadConfig, 'kind' | 'urls' | 'secret' | 'members'>,
+    processes = 2
+  ) {
+    const total = shape.rooms * shape.roomSize
+    const perRoom = shape.rooms >= processes
+    const n = Math.max(1, Math.min(processes, perRoom ? shape.rooms : shape.roomSize))
+    this.loads = Array.from({ length: n }, (_, i) => {
+      const members: [number, number] = perRoom
+        ? [Math.floor((shape.rooms * i) / n) * shape.roomSize, Math.floor((shape.rooms * (i + 1)) / n) * shape.roomSize]
+        : [Math.floor((total * i) / n), Math.floor((total * (i + 1)) / n)]
+      return new Load({ kind: server.name === 'baseline' ? 'baseline' : 'service', urls: server.urls, secret: SECRET, ...shape, members })
+    })
+  }
+
+  async connect(): Promise<number> {
+    const opened = await Promise.all(this.loads.map((l) => l.ask<{ connections: number }>('connect')))
+    return opened.reduce((n, o) => n + o.connections, 0)
+  }
+
+  /** One measured step: every process sends its share of `rate`, then all deliveries are counted. */
+  async run(rate: number, seconds: number): Promise<StepResult> {
+    await Promise.all(this.loads.map((l) => l.ask('reset')))
+    // Each process sends its senders' share of the rate.
+    const sendersIn = (load: Load) => {
+      const [first, end] = load.config.members!
+      let n = 0
+      for (let i = first; i < end; i++) if (i % this.shape.roomSize < this.shape.senders) n++
+      return n
+    }
+    const allSenders = this.loads.reduce((n, l) => n + sendersIn(l), 0)
+    const sent = await Promise.all(
+      this.loads.map((l) =>
+        l.ask<{ sent: number; sentByRoom: Record<string, number>; seconds: number }>(
+          `send ${allSenders === 0 ? 0 : (rate * sendersIn(l)) / allSenders} ${Math.round(seconds * 1000)}`
+        )
+      )
+    )
+    const sentByRoom: Record<string, number> = {}
+    for (const s of sent) for (const [room, n] of Object.entries(s.sentByRoom)) sentByRoom[room] = (sentByRoom[room] ?? 0) + n
+    const members = (load: Load, room: number) => {
+      const [first, end] = load.config.members!
+      return Math.max(0, Math.min(end, (room + 1) * this.shape.roomSize) - Math.max(first, room * this.shape.roomSize))
+    }
+    const expectedOf = (load: Load) =>
+      Object.entries(sentByRoom).reduce((n, [room, count]) => n + count * members(load, Number(room.slice('bench-'.length))), 0)
+    const collected = await Promise.all(this.loads.map((l) => l.ask<Collected>(`collect ${expectedOf(l)} 2000`)))
+    const histogram = new Array<number>(BUCKETS).fill(0)
+    for (const c of collected) c.histogram.forEach((count, i) => (histogram[i]! += count))
+    const received = collected.reduce((n, c) => n + c.received, 0)
+    const total = sent.reduce((n, s) => n + s.sent, 0)
+    const expected = this.loads.reduce((n, l) => n + expectedOf(l), 0)
+    const slowest = Math.max(0, ...collected.map((c) => c.max))
+    // The bucket's upper bound (0.1 ms resolution below 100 ms), never above the slowest seen.
+    const quantile = (q: number) => {
+      const target = Math.ceil(q * received)
+      let seen = 0
+      for (let i = 0; i < BUCKETS; i++) {
+        seen += histogram[i]!
+        if (seen >= target && seen > 0) return Math.min(bucketValue(i), slowest)
+      }
+      return 0
+    }
+    const elapsed = Math.max(...sent.map((s) => s.seconds))
+    return {
+      offered: rate,
+      sent: total,
+      expected,
+      received,
+      lost: Math.max(0, expected - received),
+      seconds: elapsed,
+      deliveredPerSec: received / elapsed,
+      p50: quantile(0.5),
+      p99: quantile(0.99),
+      max: slowest
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.loads.map((l) => l.stop()))
+  }
+}
+
+function loadFor(server: Server, shape: Omit<LoadConfig, 'kind' | 'urls' | 'secret' | 'members'>, processes = 2): LoadGroup {
+  return new LoadGroup(server, shape, processes)
 }
 
 const ms = (seconds: number) => Math.round(seconds * 10) / 10
@@ -218,8 +308,8 @@ async function manyRooms(server: Server) {
 
 async function idle(server: Server) {
   const before = rssBytes(server.pids)
-  const load = loadFor(server, { rooms: 1, roomSize: plan.idle, senders: 0, idle: true })
-  const { connections } = await load.connect()
+  const load = loadFor(server, { rooms: 1, roomSize: plan.idle, senders: 0, idle: true }, 1)
+  const connections = await load.connect()
   await new Promise((r) => setTimeout(r, 2000))
   const after = rssBytes(server.pids)
   await load.stop()
