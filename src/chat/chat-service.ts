@@ -65,7 +65,7 @@ export class ChatService {
     return (this.connectionsByUser.get(userId) ?? 0) < this.options.maxConnectionsPerUser
   }
 
-  connectionsOf(userId: string): number {
+  private connectionsOf(userId: string): number {
     return this.connectionsByUser.get(userId) ?? 0
   }
 
