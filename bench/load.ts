@@ -96,31 +96,39 @@ async function connectAll(): Promise<{ connections: number }> {
   return { connections: clients.length }
 }
 
-/** Sends `rate` messages per second from this process's senders for `ms`. */
+/**
+ * Sends `rate` messages per second from this process's senders for `ms`. Each sender is an
+ * independent person: its messages are a Poisson process (exponential gaps), so the room sees
+ * the chance bursts and lulls of real senders rather than a metronome.
+ */
 async function send(rate: number, ms: number): Promise<{ sent: number; sentByRoom: Record<string, number>; seconds: number }> {
   let sent = 0
-  let turn = 0
   const sentByRoom: Record<string, number> = {}
   const started = performance.now()
+  // The senders together are one Poisson process of `rate`; each message goes to a sender
+  // chosen at random, which leaves each sender a Poisson process of its own share.
+  const gap = () => (-Math.log(1 - Math.random()) * 1000) / rate
   if (senders.length > 0 && rate > 0) {
+    let nextAt = gap()
     await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
+      const tick = () => {
         const elapsed = performance.now() - started
         if (elapsed >= ms) {
-          clearInterval(timer)
           resolve()
           return
         }
-        const due = Math.floor((elapsed / 1000) * rate) - sent
-        for (let i = 0; i < due; i++) {
-          const sender = senders[turn++ % senders.length]!
-          const text = `${now()}:${sender.index}:${turn}`
+        while (nextAt <= elapsed) {
+          const sender = senders[Math.floor(Math.random() * senders.length)]!
+          const text = `${now()}:${sender.index}:${sent}`
           if (config.kind === 'baseline') sender.socket.emit('msg', sender.room, text)
           else sender.socket.emit('message:send', { room: sender.room, text }, () => {})
           sent++
           sentByRoom[sender.room] = (sentByRoom[sender.room] ?? 0) + 1
+          nextAt += gap()
         }
-      }, 5)
+        setTimeout(tick, Math.max(0, Math.min(nextAt, ms) - (performance.now() - started)))
+      }
+      tick()
     })
   }
   return { sent, sentByRoom, seconds: (performance.now() - started) / 1000 }

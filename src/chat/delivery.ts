@@ -37,9 +37,7 @@ interface RoomQueue {
   timer: NodeJS.Timeout | undefined
 }
 
-const LOCAL_ONLY = { local: true }
 const NO_SPANS: never[] = []
-const NO_ONE = new Set<string>()
 
 export interface DelivererOptions {
   /** How long a busy room gathers messages before sending them together; 0 sends each alone. */
@@ -127,17 +125,69 @@ export class Deliverer {
     )
     if (sockets > 0) {
       const data = messages.length === 1 ? ['message', messages[0]] : ['messages', messages]
-      // Encoded once by the adapter and written to each local socket; `local` keeps a cluster
-      // adapter from publishing it again.
-      void this.adapter.broadcast(
-        { type: PacketType.EVENT, nsp: this.adapter.nsp.name, data },
-        { rooms: new Set([room]), except: NO_ONE, flags: LOCAL_ONLY }
-      )
-      this.options.onDelivered(sockets * messages.length)
+      this.options.onDelivered(this.send(room, data) * messages.length)
     }
     for (const span of spans) span.end()
   }
+
+  /**
+   * Writes one packet to every socket of this node in `room`; returns how many it was written
+   * to. The packet is encoded and framed once. Where a socket's WebSocket has nothing waiting
+   * in Engine.IO's buffer, the frame goes straight to it, skipping Engine.IO's per-packet
+   * bookkeeping (events, send callbacks, the flush cycle), which measured about a fifth of the
+   * CPU of a delivery. Everything else (long-polling, an upgrade under way, packets already
+   * queued) goes through Engine.IO as any broadcast would, so each socket's order holds.
+   */
+  private send(room: string, data: unknown[]): number {
+    const ids = this.adapter.rooms.get(room)
+    if (ids === undefined) return 0
+    const packet = { type: PacketType.EVENT, nsp: this.adapter.nsp.name, data }
+    const adapter = this.adapter as unknown as Partial<EncodingAdapter>
+    if (typeof adapter._encode !== 'function') {
+      // `local` keeps a cluster adapter from publishing it again.
+      void this.adapter.broadcast(packet, { rooms: new Set([room]), except: new Set(), flags: { local: true } })
+      return ids.size
+    }
+    const options: PacketOptions = { preEncoded: true }
+    const encoded = adapter._encode(packet, options)
+    const frame = options.wsPreEncodedFrame
+    const sockets = this.adapter.nsp.sockets
+    let written = 0
+    for (const id of ids) {
+      const socket = sockets.get(id)
+      if (socket === undefined) continue
+      const conn = socket.conn as unknown as EngineSocket
+      if (conn.readyState !== 'open') continue
+      const ws = conn.transport.name === 'websocket' ? conn.transport.socket : undefined
+      if (frame !== undefined && ws?._sender !== undefined && ws.readyState === WS_OPEN && conn.writeBuffer.length === 0) {
+        ws._sender.sendFrame(frame)
+      } else {
+        ;(socket.client as unknown as EngineClient).writeToEngine(encoded, options)
+      }
+      written++
+    }
+    return written
+  }
 }
+
+// The parts of socket.io-adapter, Engine.IO and ws that the direct write relies on: the same
+// ones socket.io's own broadcast uses for its pre-encoded WebSocket frame.
+interface PacketOptions {
+  preEncoded: true
+  wsPreEncodedFrame?: Buffer[]
+}
+interface EncodingAdapter {
+  _encode(packet: unknown, options: PacketOptions): unknown[]
+}
+interface EngineClient {
+  writeToEngine(encoded: unknown[], options: PacketOptions): void
+}
+interface EngineSocket {
+  readyState: string
+  writeBuffer: unknown[]
+  transport: { name: string; socket?: { readyState: number; _sender?: { sendFrame(frame: Buffer[]): void } } }
+}
+const WS_OPEN = 1
 
 const BROADCAST = 3
 interface ClusterMessage {

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { guest, next, request, scrape, startApp, until } from '../helpers.js'
+import { collect, guest, next, request, scrape, startApp, until } from '../helpers.js'
+import { Deliverer } from '../../src/chat/delivery.js'
 
 t.test("a busy room's messages are coalesced into `messages` packets; a lone one goes as `message`", async (t) => {
   const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '50' })
@@ -33,4 +34,55 @@ t.test('COALESCE_WINDOW_MS=0 sends every message alone', async (t) => {
   await Promise.all(Array.from({ length: 20 }, (_, i) => request(alice.socket, 'message:send', { room: 'r', text: `${i}` })))
   await until(() => singles === 20, 5000, 'twenty single messages')
   t.equal(batches, 0)
+})
+
+t.test('every transport gets every message once and in order: WebSocket, long-polling, and a client that upgrades', async (t) => {
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '2' })
+  const sender = await guest(t, url, 'Sender')
+  const listeners = {
+    websocket: await guest(t, url, 'Ws'),
+    polling: await guest(t, url, 'Polling', { transports: ['polling'] }),
+    upgrading: await guest(t, url, 'Upgrading', { transports: ['polling', 'websocket'] })
+  }
+  const got = Object.fromEntries(Object.entries(listeners).map(([name, l]) => [name, collect(l.socket)]))
+  const typing: string[] = []
+  listeners.websocket.socket.on('typing', (e) => typing.push(String(e.typing)))
+  // The upgrading client joins and starts receiving while it is still on long-polling.
+  for (const l of [sender, ...Object.values(listeners)]) await request(l.socket, 'room:join', { room: 'mixed' })
+  const total = 300
+  for (let i = 0; i < total; i += 30) {
+    // Other packets (typing, acknowledgements) go through Engine.IO between the messages.
+    void request(sender.socket, 'typing', { room: 'mixed', typing: i % 60 === 0 })
+    await Promise.all(Array.from({ length: 30 }, (_, j) => request(sender.socket, 'message:send', { room: 'mixed', text: `m${i + j}` })))
+  }
+  await until(() => Object.values(got).every((list) => list.length >= total), 10_000, 'every listener got every message')
+  const seqs = Array.from({ length: total }, (_, i) => i + 1)
+  for (const [name, list] of Object.entries(got)) t.same(list.map((m) => m.seq), seqs, `${name}: each message once, in seq order`)
+  t.equal(listeners.upgrading.socket.io.engine.transport.name, 'websocket', 'the default client upgraded meanwhile')
+  t.equal(listeners.polling.socket.io.engine.transport.name, 'polling')
+  t.equal(typing.length, 10, 'the typing events in between arrived too')
+  const metrics = await scrape(url)
+  t.equal(metrics.get('chat_messages_delivered_total'), total * 4, 'one delivery per message per socket, the sender included')
+})
+
+
+t.test("a direct write never overtakes packets still queued in Engine.IO for that socket", async (t) => {
+  const { app, url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'r' })
+  const order: string[] = []
+  bob.socket.on('typing', (e) => order.push(`typing ${e.typing}`))
+  bob.socket.on('message', (m) => order.push(`message ${m.seq}`))
+  const io = (app as unknown as { io: import('socket.io').Server }).io
+  const deliverer = new Deliverer(io.of('/').adapter, { windowMs: 0, onDelivered: () => {} })
+  const id = [...io.of('/').sockets.values()].find((s) => s.data.user.name === 'Bob')!.id
+  const user = { id: 'u', name: 'Someone' }
+  // In one turn of the loop: the first packet is written and Engine.IO waits for its write to
+  // complete, so the second one queues in its buffer; the message must come after both.
+  io.to(id).emit('typing', { room: 'r', user, typing: true })
+  io.to(id).emit('typing', { room: 'r', user, typing: false })
+  deliverer.deliver({ id: 'm1', room: 'r', seq: 1, user, text: 'hi', ts: Date.now() }, undefined)
+  io.to(id).emit('typing', { room: 'r', user, typing: true })
+  await until(() => order.length === 4, 5000, 'four packets')
+  t.same(order, ['typing true', 'typing false', 'message 1', 'typing true'])
 })
