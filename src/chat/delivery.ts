@@ -150,7 +150,9 @@ export class Deliverer {
     }
     const options: PacketOptions = { preEncoded: true }
     const encoded = adapter._encode(packet, options)
-    const frame = options.wsPreEncodedFrame
+    // One buffer (header and payload together) makes each socket's write a single write(2)
+    // rather than a corked writev.
+    const frame = options.wsPreEncodedFrame === undefined ? undefined : [Buffer.concat(options.wsPreEncodedFrame)]
     const sockets = this.adapter.nsp.sockets
     let written = 0
     for (const id of ids) {
