@@ -1,6 +1,7 @@
 import t from 'tap'
 import { collect, guest, next, request, scrape, startApp, until } from '../helpers.js'
-import { Deliverer } from '../../src/chat/delivery.js'
+import { Deliverer, QUIET_WINDOWS } from '../../src/chat/delivery.js'
+import type { Message } from '../../src/chat/protocol.js'
 
 t.test("a busy room's messages are coalesced into `messages` packets; a lone one goes as `message`", async (t) => {
   const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '50' })
@@ -85,4 +86,41 @@ t.test("a direct write never overtakes packets still queued in Engine.IO for tha
   io.to(id).emit('typing', { room: 'r', user, typing: true })
   await until(() => order.length === 4, 5000, 'four packets')
   t.same(order, ['typing true', 'typing false', 'message 1', 'typing true'])
+})
+
+t.test('a quiet room gets its message at once; in a busy room a message waits for company, at most one window', async (t) => {
+  // An adapter that records packets (it has no pre-encoding, so every packet is a broadcast).
+  const packets: Array<{ event: string; seqs: number[] }> = []
+  const adapter = {
+    nsp: { name: '/', sockets: new Map() },
+    rooms: new Map([['r', new Set(['a', 'b'])]]),
+    broadcast(packet: { data: [string, Message | Message[]] }) {
+      const [event, body] = packet.data
+      packets.push({ event, seqs: (Array.isArray(body) ? body : [body]).map((m) => m.seq) })
+    }
+  }
+  let delivered = 0
+  const deliverer = new Deliverer(adapter as never, { windowMs: 20, onDelivered: (n) => (delivered += n) })
+  const user = { id: 'u', name: 'U' }
+  const message = (seq: number): Message => ({ id: `m${seq}`, room: 'r', seq, user, text: `${seq}`, ts: 0 })
+
+  deliverer.deliver(message(1), undefined)
+  t.same(packets, [{ event: 'message', seqs: [1] }], 'the first message of a quiet room is written at once')
+  deliverer.deliver(message(2), undefined)
+  deliverer.deliver(message(3), undefined)
+  t.equal(packets.length, 1, 'the ones right after it wait')
+  await until(() => packets.length === 2, 5000, 'the batch')
+  t.same(packets[1], { event: 'messages', seqs: [2, 3] }, 'and then go together, in order')
+  deliverer.deliver(message(4), undefined)
+  t.equal(packets.length, 2, 'the room is still busy: the next one waits too')
+  await until(() => packets.length === 3, 5000, 'a batch of one')
+  t.same(packets[2], { event: 'message', seqs: [4] }, 'a batch of one goes as `message`')
+  // Quiet for longer than QUIET_WINDOWS windows: the room is quiet again.
+  await new Promise((resolve) => setTimeout(resolve, 20 * QUIET_WINDOWS + 50))
+  deliverer.deliver(message(5), undefined)
+  t.same(packets[3], { event: 'message', seqs: [5] }, 'after a quiet spell a message goes at once again')
+  deliverer.deliver(message(6), undefined)
+  deliverer.flush()
+  t.same(packets[4], { event: 'message', seqs: [6] }, 'a flush (before a drain) sends what waits')
+  t.equal(delivered, 12, 'every message counted once per socket')
 })
