@@ -56,6 +56,7 @@ export interface DelivererOptions {
 export class Deliverer {
   private readonly rooms = new Map<string, RoomState>()
   private readonly quietMs: number
+  private readonly sweeper: NodeJS.Timeout | undefined
 
   constructor(
     private readonly adapter: Adapter,
@@ -64,7 +65,8 @@ export class Deliverer {
     this.quietMs = options.windowMs * QUIET_WINDOWS
     if (options.windowMs > 0) {
       // Forget the rooms that went quiet, so the map holds only the rooms active right now.
-      setInterval(() => this.forgetQuiet(), Math.max(1000, this.quietMs)).unref()
+      this.sweeper = setInterval(() => this.forgetQuiet(), Math.max(1000, this.quietMs))
+      this.sweeper.unref()
     }
   }
 
@@ -129,6 +131,12 @@ export class Deliverer {
     this.rooms.clear()
   }
 
+  /** Sends what waits and stops the upkeep timer (the server is closing). */
+  close(): void {
+    this.flush()
+    clearInterval(this.sweeper)
+  }
+
   private write(room: string, messages: Message[], traces: Array<Record<string, string>>): void {
     const sockets = this.adapter.rooms.get(room)?.size ?? 0
     const spans = traces.length === 0 ? NO_SPANS : traces.map((carrier) =>
@@ -161,6 +169,10 @@ export class Deliverer {
    * bookkeeping (events, send callbacks, the flush cycle), which measured about a fifth of the
    * CPU of a delivery. Everything else (long-polling, an upgrade under way, packets already
    * queued) goes through Engine.IO as any broadcast would, so each socket's order holds.
+   * The direct write is taken under the same condition as Engine.IO's own pre-encoded path
+   * (no per-message compression, which would queue frames inside ws). Like that path, it does
+   * not call `onAnyOutgoing` listeners nor store packets for connection state recovery; the
+   * service uses neither.
    */
   private writePacket(room: string, data: unknown[]): number {
     const ids = this.adapter.rooms.get(room)
@@ -184,7 +196,8 @@ export class Deliverer {
       if (socket === undefined) continue
       const conn = socket.conn as unknown as EngineSocket
       if (conn.readyState !== 'open') continue
-      const ws = conn.transport.name === 'websocket' ? conn.transport.socket : undefined
+      const { transport } = conn
+      const ws = transport.name === 'websocket' && !transport.opts?.perMessageDeflate ? transport.socket : undefined
       if (frame !== undefined && ws?._sender !== undefined && ws.readyState === WS_OPEN && conn.writeBuffer.length === 0) {
         ws._sender.sendFrame(frame)
       } else {
@@ -211,7 +224,11 @@ interface EngineClient {
 interface EngineSocket {
   readyState: string
   writeBuffer: unknown[]
-  transport: { name: string; socket?: { readyState: number; _sender?: { sendFrame(frame: Buffer[]): void } } }
+  transport: {
+    name: string
+    opts?: { perMessageDeflate?: unknown }
+    socket?: { readyState: number; _sender?: { sendFrame(frame: Buffer[]): void } }
+  }
 }
 const WS_OPEN = 1
 

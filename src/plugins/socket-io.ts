@@ -153,6 +153,9 @@ export default fp(
       onDelivered: (deliveries) => metrics.messagesDelivered.inc(deliveries)
     })
     if (options.store.broadcasts) deliverer.interceptCluster()
+    fastify.addHook('onClose', async function stopDelivery() {
+      deliverer.close()
+    })
     const chat = new ChatService(io, options.store, deliverer, options)
     metrics.countRoomsWith(function countRooms() {
       // Socket.IO rooms that are chat rooms: not a socket's own room, not a user's room.
