@@ -22,6 +22,8 @@ export interface Config {
   maxConnectionsPerUser: number
   /** How long a busy room gathers messages into one `messages` packet; 0 sends each alone. */
   coalesceWindowMs: number
+  /** Output a connection may have waiting (unread by its client) before it is cut off. */
+  maxBufferedBytes: number
   metricsToken: string | undefined
   shutdownGraceMs: number
 }
@@ -136,6 +138,7 @@ export function loadConfig(env: Env = process.env): Config {
     messageBurst: int(env, 'MESSAGE_BURST', 20, 1, 1_000_000),
     maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
     coalesceWindowMs: int(env, 'COALESCE_WINDOW_MS', 3, 0, 1000),
+    maxBufferedBytes: int(env, 'MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     metricsToken: read(env, 'METRICS_TOKEN'),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 100, 600_000)
   }

@@ -14,6 +14,7 @@ export const METRIC = {
   events: 'chat_events_total',
   eventErrors: 'chat_event_errors_total',
   unknownEvents: 'chat_unknown_events_total',
+  slowConsumers: 'chat_slow_consumers_total',
   roomsActive: 'chat_rooms_active',
   redisUp: 'chat_redis_up',
   httpDuration: 'http_request_duration_seconds',
@@ -37,6 +38,7 @@ export interface ChatMetrics {
   events: Counter<'event'>
   eventErrors: Counter<'event' | 'code'>
   unknownEvents: Counter
+  slowConsumers: Counter
   roomsActive: Gauge
   /** Sets how chat_rooms_active is counted at each scrape. */
   countRoomsWith(count: () => number): void
@@ -110,6 +112,11 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
       registers
     }),
     unknownEvents: new Counter({ name: METRIC.unknownEvents, help: 'Client events with no handler, ignored', registers }),
+    slowConsumers: new Counter({
+      name: METRIC.slowConsumers,
+      help: 'Connections cut off because their client stopped reading (MAX_BUFFERED_BYTES waiting)',
+      registers
+    }),
     roomsActive: new Gauge({
       name: METRIC.roomsActive,
       help: 'Chat rooms with members on this node',

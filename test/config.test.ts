@@ -38,6 +38,8 @@ t.test('values are read and typed', async (t) => {
     MESSAGE_RATE_PER_SEC: '0.5',
     MESSAGE_BURST: '3',
     MAX_CONNECTIONS_PER_USER: '4',
+    COALESCE_WINDOW_MS: '7',
+    MAX_BUFFERED_BYTES: '1048576',
     METRICS_TOKEN: 'scrape',
     SHUTDOWN_GRACE_MS: '2500'
   })
@@ -55,6 +57,8 @@ t.test('values are read and typed', async (t) => {
     messageRatePerSec: 0.5,
     messageBurst: 3,
     maxConnectionsPerUser: 4,
+    coalesceWindowMs: 7,
+    maxBufferedBytes: 1048576,
     metricsToken: 'scrape',
     shutdownGraceMs: 2500
   })
@@ -81,7 +85,10 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ MESSAGE_BURST: '0' }, 'MESSAGE_BURST'],
   [{ MAX_CONNECTIONS_PER_USER: '0' }, 'MAX_CONNECTIONS_PER_USER'],
   [{ SHUTDOWN_GRACE_MS: '1e4' }, 'SHUTDOWN_GRACE_MS'],
-  [{ TOKEN_TTL_SECONDS: '5' }, 'TOKEN_TTL_SECONDS']
+  [{ TOKEN_TTL_SECONDS: '5' }, 'TOKEN_TTL_SECONDS'],
+  [{ COALESCE_WINDOW_MS: '-1' }, 'COALESCE_WINDOW_MS'],
+  [{ MAX_BUFFERED_BYTES: '1000' }, 'MAX_BUFFERED_BYTES'],
+  [{ MAX_BUFFERED_BYTES: '4MB' }, 'MAX_BUFFERED_BYTES']
 ]
 
 t.test('a bad value throws a ConfigError naming the variable', async (t) => {

@@ -209,6 +209,20 @@ export class Deliverer {
   }
 }
 
+/**
+ * Bytes written to a connection that its client has not taken yet: what waits in Node's
+ * socket buffer (ws), plus packets Engine.IO holds back meanwhile (strings counted by length).
+ */
+export function bufferedBytes(conn: unknown): number {
+  const engine = conn as EngineSocket
+  let bytes = engine.transport.name === 'websocket' ? (engine.transport.socket?.bufferedAmount ?? 0) : 0
+  for (const packet of engine.writeBuffer as Array<{ data?: unknown }>) {
+    if (typeof packet.data === 'string') bytes += packet.data.length
+    else if (Buffer.isBuffer(packet.data)) bytes += packet.data.length
+  }
+  return bytes
+}
+
 // The parts of socket.io-adapter, Engine.IO and ws that the direct write relies on: the same
 // ones socket.io's own broadcast uses for its pre-encoded WebSocket frame.
 interface PacketOptions {
@@ -227,7 +241,7 @@ interface EngineSocket {
   transport: {
     name: string
     opts?: { perMessageDeflate?: unknown }
-    socket?: { readyState: number; _sender?: { sendFrame(frame: Buffer[]): void } }
+    socket?: { readyState: number; bufferedAmount: number; _sender?: { sendFrame(frame: Buffer[]): void } }
   }
 }
 const WS_OPEN = 1

@@ -8,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import socketIoModule, { type FastifySocketioOptions } from 'fastify-socket.io'
 import { type ChatServer, ChatService, type ChatSocket } from '../chat/chat-service.js'
 import type { ErrorCode } from '../chat/protocol.js'
-import { Deliverer } from '../chat/delivery.js'
+import { bufferedBytes, Deliverer } from '../chat/delivery.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
 import type { ChatStore } from '../chat/store.js'
 import { ChatError } from '../errors.js'
@@ -35,6 +35,10 @@ export interface SocketOptions {
   hooks?: Partial<HandlerHooks>
   /** How long a busy room gathers messages into one `messages` packet (0: never). */
   coalesceWindowMs: number
+  /** Output waiting for a client beyond which its connection is cut off. */
+  maxBufferedBytes: number
+  /** How often connections are checked for a client that stopped reading. */
+  slowConsumerCheckMs?: number
   /** How often cluster upkeep runs (dead nodes, failed presence removals). */
   upkeepMs?: number
   /** A cluster adapter (Redis Streams) factory; the in-memory adapter when absent. */
@@ -153,7 +157,24 @@ export default fp(
       onDelivered: (deliveries) => metrics.messagesDelivered.inc(deliveries)
     })
     if (options.store.broadcasts) deliverer.interceptCluster()
+    // A client that stops reading (a frozen tab, a dead network) must not make the server hold
+    // its room's traffic without limit: past MAX_BUFFERED_BYTES waiting, its connection is cut.
+    // A stock client reconnects and rejoins with `since`, so it misses nothing it can take.
+    const slowConsumers = setInterval(function cutSlowConsumers() {
+      for (const socket of io.of('/').sockets.values()) {
+        if (socket.conn.readyState !== 'open') continue
+        const waiting = bufferedBytes(socket.conn)
+        if (waiting <= options.maxBufferedBytes) continue
+        metrics.slowConsumers.inc()
+        log.warn({ event: 'slow_consumer', userId: socket.data.user?.id, socketId: socket.id, bufferedBytes: waiting }, 'client stopped reading: connection cut')
+        const transport = socket.conn.transport as unknown as { name: string; socket?: RawWebSocket }
+        if (transport.name === 'websocket' && transport.socket !== undefined) transport.socket.terminate()
+        else (socket.conn as unknown as { close(discard: boolean): void }).close(true)
+      }
+    }, options.slowConsumerCheckMs ?? 1000)
+    slowConsumers.unref()
     fastify.addHook('onClose', async function stopDelivery() {
+      clearInterval(slowConsumers)
       deliverer.close()
     })
     const chat = new ChatService(io, options.store, deliverer, options)
