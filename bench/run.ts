@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const argv = process.argv.slice(2)
 const mode = argv.includes('--tiny') ? 'tiny' : argv.includes('--quick') ? 'quick' : 'full'
 const outDir = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : join(root, 'bench/results')
-/** --only fanout: run that scenario alone (for profiling); no report is written. */
+/** --only fanout | redis: run that scenario alone (for profiling); no report is written. */
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined
 const SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
 
@@ -393,6 +393,17 @@ async function main(): Promise<void> {
   const started = Date.now()
   say(`bench (${mode}) on ${cpus().length} cores, Node ${process.version}`)
 
+  if (only === 'redis') {
+    // Two nodes on Redis against one node in memory, saturation only (for profiling).
+    const memory = await startService()
+    await saturation([memory])
+    await memory.stop()
+    await withRedis(async (url) => {
+      const nodes = await startService(2, url)
+      await saturation([nodes]).finally(() => nodes.stop())
+    })
+    return
+  }
   let baseline = await startBaseline()
   let service = await startService()
   if (only === 'fanout') {

@@ -80,7 +80,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(authPlugin, { secret: config.jwtSecret, ttlSeconds: config.tokenTtlSeconds })
   await app.register(metricsPlugin, { token: config.metricsToken, redis: config.redisUrl !== undefined })
-  await app.register(storePlugin, { redisUrl: config.redisUrl, historyLimit: config.historyLimit, store: options.store })
+  await app.register(storePlugin, {
+    redisUrl: config.redisUrl,
+    historyLimit: config.historyLimit,
+    store: options.store,
+    // Paced by no more than the coalescing window: a busy room's messages wait about as long anyway.
+    readPaceMs: Math.min(2, config.coalesceWindowMs)
+  })
   await app.register(healthPlugin, { pingStore: () => app.store.ping() })
   await app.register(socketPlugin, {
     store: app.store,

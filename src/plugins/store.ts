@@ -21,6 +21,43 @@ export interface StoreOptions {
   historyLimit: number
   /** A ready-made store (tests); REDIS_URL is then ignored. */
   store?: ChatStore
+  /**
+   * After a stream read that came back short, how long the next one waits so that a busy
+   * stream is read in batches (0: read again at once). Bounded by the coalescing window.
+   */
+  readPaceMs?: number
+}
+
+/** Entries one stream read asks for (the adapter's default). */
+const READ_COUNT = 100
+
+/**
+ * Paces the stream reads of the readers the adapter duplicates from `client`. The adapter
+ * reads again as soon as a read returns, so a busy stream costs a round trip (and a wake-up of
+ * Redis and of this node) for every entry or two. After a read that returned entries but fewer
+ * than it asked for, the next one waits `paceMs`: the first message after a quiet spell is
+ * still read at once, and those that follow are read together, at most `paceMs` later.
+ */
+export function paceStreamReads(client: Redis, paceMs: number): Redis {
+  if (paceMs <= 0) return client
+  const duplicate = client.duplicate.bind(client)
+  client.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
+    const reader = duplicate(...args)
+    const xread = reader.xread.bind(reader) as (...xargs: unknown[]) => Promise<Array<[string, unknown[]]> | null>
+    let readAt = 0
+    let short = false
+    ;(reader as unknown as { xread: typeof xread }).xread = async (...xargs) => {
+      const wait = short ? paceMs - (performance.now() - readAt) : 0
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      const result = await xread(...xargs)
+      readAt = performance.now()
+      const entries = result?.[0]?.[1].length ?? 0
+      short = entries > 0 && entries < READ_COUNT
+      return result
+    }
+    return reader
+  }) as Redis['duplicate']
+  return client
 }
 
 /** The stream every node reads its broadcasts from; the append script writes chat messages to it. */
@@ -94,7 +131,12 @@ export default fp(
     // A short blocking read, so the reader notices a close within a second.
     fastify.decorate(
       'clusterAdapter',
-      createAdapter(adapterClient, { streamName: STREAM.name, maxLen: STREAM.maxLen, blockTimeInMs: 1000 })
+      createAdapter(paceStreamReads(adapterClient, options.readPaceMs ?? 0), {
+        streamName: STREAM.name,
+        maxLen: STREAM.maxLen,
+        readCount: READ_COUNT,
+        blockTimeInMs: 1000
+      })
     )
     fastify.addHook('onClose', async function closeRedis() {
       await store.close()
