@@ -134,6 +134,14 @@ t.test('restart Redis under traffic: no process dies, each send is delivered eve
   t.ok(counts.refused >= 5, 'sends during the outage were answered UNAVAILABLE')
   t.equal(counts.unanswered, 0, 'every send was answered')
   t.equal(counts.acknowledged + counts.refused, counts.sent, 'acknowledged or refused, nothing else')
+  // UNAVAILABLE promises nothing was stored; INTERNAL (a command sent, its answer lost) may have been.
+  const held = new Set(everyone.flatMap((m) => [...m.texts]))
+  const refusals = senders.flatMap((s) => [...s.refusals])
+  const codes = new Set(refusals.map(([, code]) => code))
+  t.ok([...codes].every((code) => code === 'UNAVAILABLE' || code === 'INTERNAL'), `refused with ${[...codes].join(', ')}`)
+  const storedAnyway = refusals.filter(([clientId, code]) => code === 'UNAVAILABLE' && held.has(clientId))
+  t.same(storedAnyway, [], 'no send answered UNAVAILABLE was stored')
+  t.comment(`refusals: ${refusals.filter(([, c]) => c === 'UNAVAILABLE').length} UNAVAILABLE, ${refusals.filter(([, c]) => c === 'INTERNAL').length} INTERNAL (of which stored: ${refusals.filter(([id, c]) => c === 'INTERNAL' && held.has(id)).length})`)
   intact(t, counts)
 })
 

@@ -9,6 +9,8 @@ export class CountingMember {
   readonly socket: ClientSocket
   /** Every seq this member holds, from broadcasts and from rejoin history. */
   readonly seqs = new Set<number>()
+  /** The text of every message held (the senders write their clientId as the text). */
+  readonly texts = new Set<string>()
   /** Seqs received as broadcasts: one seq twice here is a duplicate. */
   private readonly broadcast = new Set<number>()
   duplicates = 0
@@ -46,6 +48,7 @@ export class CountingMember {
     this.lastBroadcast = m.seq
     this.broadcast.add(m.seq)
     this.seqs.add(m.seq)
+    this.texts.add(m.text)
   }
 
   /** The highest n such that 1..n are all held. */
@@ -63,7 +66,10 @@ export class CountingMember {
         .emitWithAck('room:join', { room: this.room, since: this.contiguous() })
         .catch(() => undefined)
       if (answer?.ok) {
-        for (const m of answer.messages) this.seqs.add(m.seq)
+        for (const m of answer.messages) {
+          this.seqs.add(m.seq)
+          this.texts.add(m.text)
+        }
         return
       }
       await new Promise((r) => setTimeout(r, 100))
@@ -80,6 +86,8 @@ export class Sender {
   readonly acked = new Set<number>()
   sent = 0
   refused = 0
+  /** Error code of each refused send, by its clientId. */
+  readonly refusals = new Map<string, string>()
   unanswered = 0
   private timer: NodeJS.Timeout | undefined
   private pending = 0
@@ -110,7 +118,10 @@ export class Sender {
         .catch(() => undefined)
       if (answer === undefined) continue
       if (answer.ok) this.acked.add(answer.message.seq)
-      else this.refused++
+      else {
+        this.refused++
+        this.refusals.set(clientId, answer.error.code)
+      }
       return
     }
     this.unanswered++
