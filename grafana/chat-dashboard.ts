@@ -61,11 +61,13 @@ export const rows: Array<{ title: string; panels: PanelSpec[] }> = [
       },
       {
         title: 'Connects and disconnects',
-        description: "Accepted connections per second, and disconnections by Socket.IO's reason.",
+        description:
+          "Accepted connections per second, disconnections by Socket.IO's reason, and connections cut because their client stopped reading (MAX_BUFFERED_BYTES).",
         unit: 'ops',
         queries: [
           { expr: rate(METRIC.connectionsTotal), legend: 'connects' },
-          { expr: rate(METRIC.disconnections, 'reason'), legend: 'disconnect: {{reason}}' }
+          { expr: rate(METRIC.disconnections, 'reason'), legend: 'disconnect: {{reason}}' },
+          { expr: rate(METRIC.slowConsumers), legend: 'cut: client stopped reading' }
         ]
       },
       {
