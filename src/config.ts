@@ -20,7 +20,7 @@ export interface Config {
   messageRatePerSec: number
   messageBurst: number
   maxConnectionsPerUser: number
-  /** How long a busy room gathers messages into one `messages` packet; 0 sends each alone. */
+  /** The longest a message in a busy room waits to go out with others in one `messages` packet; 0 sends each alone. */
   coalesceWindowMs: number
   /** Output a connection may have waiting (unread by its client) before it is cut off. */
   maxBufferedBytes: number

@@ -33,7 +33,7 @@ export interface SocketOptions {
   /** How long the drain waits for in-flight acknowledgements. */
   drainTimeoutMs: number
   hooks?: Partial<HandlerHooks>
-  /** How long a busy room gathers messages into one `messages` packet (0: never). */
+  /** The longest a message in a busy room waits to go out with others in one `messages` packet (0: never). */
   coalesceWindowMs: number
   /** Output waiting for a client beyond which its connection is cut off. */
   maxBufferedBytes: number
