@@ -21,7 +21,7 @@ const SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
 
 /** Sizes per mode: full as the issue states them; quick under two minutes; tiny for the test. */
 const plan = {
-  full: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 16, fanoutRounds: 4, steps: [200, 400, 600, 800, 1000, 1200, 1600, 2400, 3200, 4000, 4800, 5600, 6400, 7200, 8000, 9600, 11200, 12800], stepSeconds: 4, rooms: 200, idle: 5000 },
+  full: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 16, fanoutRounds: 4, steps: [200, 400, 600, 800, 1000, 1200, 1600, 2400, 3200, 4000, 4800, 5600, 6400, 7200, 8000, 8800, 9600, 10400, 11200, 12000, 12800], stepSeconds: 4, rooms: 200, idle: 5000 },
   quick: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 6, fanoutRounds: 2, steps: [400, 600, 800, 1000, 1600, 2400, 3200, 4800], stepSeconds: 2, rooms: 100, idle: 2000 },
   tiny: { fanoutMembers: 10, fanoutSenders: 2, fanoutRate: 20, seconds: 1, fanoutRounds: 1, steps: [20, 40], stepSeconds: 1, rooms: 3, idle: 20 }
 }[mode]
