@@ -7,20 +7,19 @@
 // millisecond of added latency is about twice that of a fixed window after each send.
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api'
 import type { Adapter } from 'socket.io-adapter'
-import { PacketType } from 'socket.io-parser'
+import * as ws from 'ws'
 import type { Message } from './protocol.js'
 
-/** Broadcast flags marking a chat message; they travel with it to every node. */
-export interface ChatFlags {
-  chat: 1
-  /** W3C trace context of the send, when tracing is on. */
-  trace?: Record<string, string>
-}
-
-const PLAIN: ChatFlags = { chat: 1 }
-
-export function chatFlags(carrier: Record<string, string> | undefined): ChatFlags {
-  return carrier === undefined ? PLAIN : { chat: 1, trace: carrier }
+/**
+ * A chat message as the Redis store writes it to the adapter's stream: its JSON as stored, its
+ * room, and the send's W3C trace context as JSON ('' when nothing is traced). Nodes deliver the
+ * JSON as it is, without parsing it.
+ */
+export interface ChatStreamEntry {
+  nsp: string
+  room: string
+  chat: string
+  trace?: string
 }
 
 /** The active trace context as W3C headers, or undefined when nothing is being traced. */
@@ -36,7 +35,8 @@ const tracer = trace.getTracer('chat-service')
 /** A room that had a message lately: when, and what waits for the next packet. */
 interface RoomState {
   lastAt: number
-  messages: Message[]
+  /** The waiting messages, as JSON. */
+  messages: string[]
   traces: Array<Record<string, string>>
   timer: NodeJS.Timeout | undefined
 }
@@ -71,39 +71,43 @@ export class Deliverer {
   }
 
   /**
-   * Takes over the chat broadcasts that reach this node through a cluster adapter (the Redis
-   * store publishes them with the chat flag): they are delivered here, not by the adapter.
+   * Takes over the chat messages that reach this node through the cluster adapter's stream
+   * (the Redis store writes them there): they are delivered here, not by the adapter.
    */
   interceptCluster(): void {
-    const target = this.adapter as unknown as { onMessage: (message: ClusterMessage, offset?: string) => unknown }
-    const onMessage = target.onMessage.bind(this.adapter)
-    target.onMessage = (message, offset) => {
-      const data = message.type === BROADCAST ? message.data : undefined
-      const flags = data?.opts?.flags as Partial<ChatFlags> | undefined
-      if (flags?.chat !== 1 || message.nsp !== this.adapter.nsp.name) return onMessage(message, offset)
-      this.deliver(data!.packet.data[1] as Message, flags.trace)
+    const target = this.adapter as unknown as { onRawMessage?: (raw: Partial<ChatStreamEntry>, offset: string) => unknown }
+    if (typeof target.onRawMessage !== 'function') throw new Error('the cluster adapter has no onRawMessage to take chat messages from')
+    const onRawMessage = target.onRawMessage.bind(this.adapter)
+    target.onRawMessage = (raw, offset) => {
+      if (raw.chat === undefined || raw.room === undefined || raw.nsp !== this.adapter.nsp.name) return onRawMessage(raw, offset)
+      this.deliverJson(raw.room, raw.chat, raw.trace ? (JSON.parse(raw.trace) as Record<string, string>) : undefined)
     }
   }
 
   /** Sends `message` to this node's sockets in its room: now, or within one window. */
   deliver(message: Message, carrier: Record<string, string> | undefined): void {
+    this.deliverJson(message.room, JSON.stringify(message), carrier)
+  }
+
+  /** The same, for a message already in JSON. */
+  deliverJson(room: string, json: string, carrier: Record<string, string> | undefined): void {
     if (this.options.windowMs <= 0) {
-      this.write(message.room, [message], carrier === undefined ? NO_SPANS : [carrier])
+      this.write(room, [json], carrier === undefined ? NO_SPANS : [carrier])
       return
     }
     const now = performance.now()
-    const state = this.rooms.get(message.room)
+    const state = this.rooms.get(room)
     if (state === undefined || (state.timer === undefined && now - state.lastAt >= this.quietMs)) {
-      this.write(message.room, [message], carrier === undefined ? NO_SPANS : [carrier])
-      if (state === undefined) this.rooms.set(message.room, { lastAt: now, messages: [], traces: [], timer: undefined })
+      this.write(room, [json], carrier === undefined ? NO_SPANS : [carrier])
+      if (state === undefined) this.rooms.set(room, { lastAt: now, messages: [], traces: [], timer: undefined })
       else state.lastAt = now
       return
     }
     state.lastAt = now
-    state.messages.push(message)
+    state.messages.push(json)
     if (carrier !== undefined) state.traces.push(carrier)
     if (state.timer === undefined) {
-      state.timer = setTimeout(() => this.send(message.room, state), this.options.windowMs)
+      state.timer = setTimeout(() => this.send(room, state), this.options.windowMs)
       state.timer.unref()
     }
   }
@@ -137,7 +141,7 @@ export class Deliverer {
     clearInterval(this.sweeper)
   }
 
-  private write(room: string, messages: Message[], traces: Array<Record<string, string>>): void {
+  private write(room: string, messages: string[], traces: Array<Record<string, string>>): void {
     const sockets = this.adapter.rooms.get(room)?.size ?? 0
     const spans = traces.length === 0 ? NO_SPANS : traces.map((carrier) =>
       tracer.startSpan(
@@ -155,10 +159,7 @@ export class Deliverer {
         propagation.extract(ROOT_CONTEXT, carrier)
       )
     )
-    if (sockets > 0) {
-      const data = messages.length === 1 ? ['message', messages[0]] : ['messages', messages]
-      this.options.onDelivered(this.writePacket(room, data) * messages.length)
-    }
+    if (sockets > 0) this.options.onDelivered(this.writePacket(room, messages) * messages.length)
     for (const span of spans) span.end()
   }
 
@@ -174,21 +175,18 @@ export class Deliverer {
    * not call `onAnyOutgoing` listeners nor store packets for connection state recovery; the
    * service uses neither.
    */
-  private writePacket(room: string, data: unknown[]): number {
+  private writePacket(room: string, messages: string[]): number {
     const ids = this.adapter.rooms.get(room)
     if (ids === undefined) return 0
-    const packet = { type: PacketType.EVENT, nsp: this.adapter.nsp.name, data }
-    const adapter = this.adapter as unknown as Partial<EncodingAdapter>
-    if (typeof adapter._encode !== 'function') {
-      // `local` keeps a cluster adapter from publishing it again.
-      void this.adapter.broadcast(packet, { rooms: new Set([room]), except: new Set(), flags: { local: true } })
-      return ids.size
-    }
-    const options: PacketOptions = { preEncoded: true }
-    const encoded = adapter._encode(packet, options)
-    // One buffer (header and payload together) makes each socket's write a single write(2)
-    // rather than a corked writev.
-    const frame = options.wsPreEncodedFrame === undefined ? undefined : [Buffer.concat(options.wsPreEncodedFrame)]
+    // Socket.IO's encoding of an event without binary parts, built from the messages' JSON.
+    const nsp = this.adapter.nsp.name
+    const body = messages.length === 1 ? `["message",${messages[0]}]` : `["messages",[${messages.join(',')}]]`
+    const encoded = nsp === '/' ? `2${body}` : `2${nsp},${body}`
+    // "4" is Engine.IO's message packet. One buffer (header and payload together) makes each
+    // socket's write a single write(2).
+    const frame = [Buffer.concat(frameOf(Buffer.from(`4${encoded}`), FRAME_OPTIONS))]
+    const options: PacketOptions = { preEncoded: true, wsPreEncodedFrame: frame }
+    const packets = [encoded]
     const sockets = this.adapter.nsp.sockets
     let written = 0
     for (const id of ids) {
@@ -198,16 +196,20 @@ export class Deliverer {
       if (conn.readyState !== 'open') continue
       const { transport } = conn
       const ws = transport.name === 'websocket' && !transport.opts?.perMessageDeflate ? transport.socket : undefined
-      if (frame !== undefined && ws?._sender !== undefined && ws.readyState === WS_OPEN && conn.writeBuffer.length === 0) {
+      if (ws?._sender !== undefined && ws.readyState === WS_OPEN && conn.writeBuffer.length === 0) {
         ws._sender.sendFrame(frame)
       } else {
-        ;(socket.client as unknown as EngineClient).writeToEngine(encoded, options)
+        ;(socket.client as unknown as EngineClient).writeToEngine(packets, options)
       }
       written++
     }
     return written
   }
 }
+
+/** ws's framing of a message (what socket.io's broadcast uses for its pre-encoded frame). */
+const frameOf = (ws as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame
+const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true }
 
 /**
  * Bytes written to a connection that its client has not taken yet: what waits in Node's
@@ -223,17 +225,14 @@ export function bufferedBytes(conn: unknown): number {
   return bytes
 }
 
-// The parts of socket.io-adapter, Engine.IO and ws that the direct write relies on: the same
-// ones socket.io's own broadcast uses for its pre-encoded WebSocket frame.
+// The parts of Socket.IO, Engine.IO and ws that the direct write relies on: the same ones
+// socket.io's own broadcast uses for its pre-encoded WebSocket frame.
 interface PacketOptions {
   preEncoded: true
-  wsPreEncodedFrame?: Buffer[]
-}
-interface EncodingAdapter {
-  _encode(packet: unknown, options: PacketOptions): unknown[]
+  wsPreEncodedFrame: Buffer[]
 }
 interface EngineClient {
-  writeToEngine(encoded: unknown[], options: PacketOptions): void
+  writeToEngine(encoded: string[], options: PacketOptions): void
 }
 interface EngineSocket {
   readyState: string
@@ -245,10 +244,3 @@ interface EngineSocket {
   }
 }
 const WS_OPEN = 1
-
-const BROADCAST = 3
-interface ClusterMessage {
-  type: number
-  nsp: string
-  data?: { packet: { data: unknown[] }; opts?: { flags?: unknown } }
-}

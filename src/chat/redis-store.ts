@@ -7,7 +7,6 @@ import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
 import { ChatError } from '../errors.js'
 import type { Member, Message } from './protocol.js'
-import { chatFlags } from './delivery.js'
 import type { AppendInput, AppendResult, ChatStore, Departure, RoomSummary, SinceResult } from './store.js'
 
 export interface RedisStoreOptions {
@@ -38,8 +37,9 @@ const KEY = {
 }
 
 // KEYS: seq, log, dedup, stream. ARGV: history limit, de-dup field ('' for none), message JSON
-// before and after its seq, the broadcast envelope before and after the message JSON, stream
-// cap, and how long a room's keys outlive its last message (so abandoned rooms do not pile up).
+// before and after its seq, room, trace context JSON ('' for none), stream cap, and how long a
+// room's keys outlive its last message (so abandoned rooms do not pile up). The stream entry is
+// what every node's Deliverer takes (see ChatStreamEntry): the message JSON as stored.
 const APPEND = `
 if ARGV[2] ~= '' then
   local first = redis.call('HGET', KEYS[3], ARGV[2])
@@ -58,7 +58,7 @@ if excess > 0 then
     if ok and msg.clientId then redis.call('HDEL', KEYS[3], msg.user.id .. '\\n' .. msg.clientId) end
   end
 end
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'uid', 'emitter', 'nsp', '/', 'type', '3', 'data', ARGV[5] .. json .. ARGV[6])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'uid', 'emitter', 'nsp', '/', 'type', '3', 'room', ARGV[5], 'chat', json, 'trace', ARGV[6])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
 return {1, json}
 `
@@ -157,8 +157,6 @@ export class RedisStore implements ChatStore {
     return this.call('append', async () => {
       const [head, tail] = messageParts(randomUUID(), input)
       const dedup = input.clientId === undefined ? '' : `${input.user.id}\n${input.clientId}`
-      const envelope = `{"packet":{"type":2,"nsp":"/","data":["message",`
-      const opts = `]},"opts":{"rooms":[${JSON.stringify(input.room)}],"except":[],"flags":${JSON.stringify(chatFlags(input.trace))}}}`
       const [stored, json] = (await (this.redis as unknown as Scripts).chatAppend(
         KEY.seq(input.room),
         KEY.log(input.room),
@@ -168,8 +166,8 @@ export class RedisStore implements ChatStore {
         dedup,
         head,
         tail,
-        envelope,
-        opts,
+        input.room,
+        input.trace === undefined ? '' : JSON.stringify(input.trace),
         this.options.streamMaxLen,
         this.options.roomTtlSeconds ?? ROOM_TTL_SECONDS
       )) as [number, string]

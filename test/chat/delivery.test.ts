@@ -89,15 +89,22 @@ t.test("a direct write never overtakes packets still queued in Engine.IO for tha
 })
 
 t.test('a quiet room gets its message at once; in a busy room a message waits for company, at most one window', async (t) => {
-  // An adapter that records packets (it has no pre-encoding, so every packet is a broadcast).
+  // An adapter with two long-polling sockets (so every packet goes through Engine.IO); one of
+  // them records what it is given.
   const packets: Array<{ event: string; seqs: number[] }> = []
-  const adapter = {
-    nsp: { name: '/', sockets: new Map() },
-    rooms: new Map([['r', new Set(['a', 'b'])]]),
-    broadcast(packet: { data: [string, Message | Message[]] }) {
-      const [event, body] = packet.data
-      packets.push({ event, seqs: (Array.isArray(body) ? body : [body]).map((m) => m.seq) })
+  const polling = (record: boolean) => ({
+    conn: { readyState: 'open', writeBuffer: [], transport: { name: 'polling' } },
+    client: {
+      writeToEngine([encoded = '']: string[]) {
+        if (!record) return
+        const [event, body] = JSON.parse(encoded.slice(1)) as [string, Message | Message[]]
+        packets.push({ event, seqs: (Array.isArray(body) ? body : [body]).map((m) => m.seq) })
+      }
     }
+  })
+  const adapter = {
+    nsp: { name: '/', sockets: new Map([['a', polling(true)], ['b', polling(false)]]) },
+    rooms: new Map([['r', new Set(['a', 'b'])]])
   }
   let delivered = 0
   const deliverer = new Deliverer(adapter as never, { windowMs: 20, onDelivered: (n) => (delivered += n) })

@@ -32,11 +32,13 @@ if (redis !== undefined) {
     t.equal(entries.length, 4, 'a de-duplicated retry publishes nothing')
     const decoded = entries.map(([, fields]) => {
       const f = Object.fromEntries(fields.reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1]!.push(v) : acc.push([v]), acc), []))
-      return { ...f, data: JSON.parse(f.data!) }
+      return { ...f, chat: JSON.parse(f.chat!) }
     })
-    t.match(decoded[0], { uid: 'emitter', nsp: '/', type: '3', data: { packet: { type: 2, nsp: '/', data: ['message', { seq: 1, text: 'm0' }] }, opts: { rooms: ['r'], except: [], flags: { chat: 1 } } } })
-    t.same(decoded.map((d: any) => d.data.packet.data[1].seq), [1, 2, 3, 4])
-    t.same(decoded[2].data.opts.flags, { chat: 1, trace: { traceparent: '00-abc-def-01' } }, 'the trace context travels with it')
+    t.match(decoded[0], { uid: 'emitter', nsp: '/', type: '3', room: 'r', chat: { seq: 1, room: 'r', text: 'm0' }, trace: '' })
+    t.same(decoded.map((d: any) => d.chat.seq), [1, 2, 3, 4])
+    const stored = await store.latest('r', 10)
+    t.same(decoded.map((d: any) => d.chat), stored, 'the message as stored, the JSON itself')
+    t.same(JSON.parse(decoded[2].trace), { traceparent: '00-abc-def-01' }, 'the trace context travels with it')
   })
 
   t.test('presence of a node that died is swept, and the sweep tells who left', async (t) => {
