@@ -328,11 +328,18 @@ async function saturation(servers: Server[]) {
     // Alternate the servers at each step, so both see the same machine noise.
     for (let i = 0; i < servers.length; i++) {
       if (done[i]) continue
-      const step = await loads[i]!.run(rate, plan.stepSeconds)
-      steps[i]!.push(step)
-      const failed = step.p99 > 500 || step.lost > 0
-      say(`  saturation ${servers[i]!.name} @ ${rate * plan.fanoutMembers} offered/s: ${Math.round(step.deliveredPerSec)} delivered/s, p99 ${ms(step.p99)} ms, lost ${step.lost}${failed ? '  (limit)' : ''}`)
-      if (failed) done[i] = true
+      // A step whose p99 is over the limit is run once more: the limit is where it fails twice
+      // in a row, not where a moment of noise on the shared machine happened to fall. A loss
+      // ends the run at once.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        const step = await loads[i]!.run(rate, plan.stepSeconds)
+        const failed = step.p99 > 500 || step.lost > 0
+        const last = !failed || step.lost > 0 || attempt === 2
+        if (last) steps[i]!.push(step)
+        say(`  saturation ${servers[i]!.name} @ ${rate * plan.fanoutMembers} offered/s: ${Math.round(step.deliveredPerSec)} delivered/s, p99 ${ms(step.p99)} ms, lost ${step.lost}${failed ? (last ? '  (limit)' : '  (again)') : ''}`)
+        if (failed && last) done[i] = true
+        if (last) break
+      }
     }
     if (done.every(Boolean)) break
   }
