@@ -94,7 +94,9 @@ export class Sender {
 
   constructor(
     readonly member: CountingMember,
-    readonly name: string
+    readonly name: string,
+    /** Retry a send answered UNAVAILABLE (nothing stored: retry later), as the web client does. */
+    private readonly retryUnavailable = false
   ) {}
 
   start(intervalMs: number): void {
@@ -117,6 +119,11 @@ export class Sender {
         .emitWithAck('message:send', { room: this.member.room, text: clientId, clientId })
         .catch(() => undefined)
       if (answer === undefined) continue
+      if (!answer.ok && answer.error.code === 'UNAVAILABLE' && this.retryUnavailable && attempt < 3) {
+        // A draining node refuses events that arrive after its last acknowledgements.
+        await new Promise((r) => setTimeout(r, 100))
+        continue
+      }
       if (answer.ok) this.acked.add(answer.message.seq)
       else {
         this.refused++
