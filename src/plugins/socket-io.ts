@@ -37,8 +37,6 @@ export interface SocketOptions {
   coalesceWindowMs: number
   /** Output waiting for a client beyond which its connection is cut off. */
   maxBufferedBytes: number
-  /** How often connections are checked for a client that stopped reading. */
-  slowConsumerCheckMs?: number
   /** How often cluster upkeep runs (dead nodes, failed presence removals). */
   upkeepMs?: number
   /** A cluster adapter (Redis Streams) factory; the in-memory adapter when absent. */
@@ -90,6 +88,12 @@ interface RawWebSocket {
   readyState: number
   once(event: 'close', listener: () => void): void
   terminate(): void
+}
+
+/** The `ws` socket under an engine.io connection, when its transport is WebSocket. */
+function webSocketOf(conn: unknown): RawWebSocket | undefined {
+  const transport = (conn as { transport: { name: string; socket?: RawWebSocket } }).transport
+  return transport.name === 'websocket' ? transport.socket : undefined
 }
 
 /** A handshake refusal as the client sees it: `connect_error` with `err.data.code`. */
@@ -167,11 +171,11 @@ export default fp(
         if (waiting <= options.maxBufferedBytes) continue
         metrics.slowConsumers.inc()
         log.warn({ event: 'slow_consumer', userId: socket.data.user?.id, socketId: socket.id, bufferedBytes: waiting }, 'client stopped reading: connection cut')
-        const transport = socket.conn.transport as unknown as { name: string; socket?: RawWebSocket }
-        if (transport.name === 'websocket' && transport.socket !== undefined) transport.socket.terminate()
+        const raw = webSocketOf(socket.conn)
+        if (raw !== undefined) raw.terminate()
         else (socket.conn as unknown as { close(discard: boolean): void }).close(true)
       }
-    }, options.slowConsumerCheckMs ?? 1000)
+    }, 1000)
     slowConsumers.unref()
     fastify.addHook('onClose', async function stopDelivery() {
       clearInterval(slowConsumers)
@@ -267,7 +271,7 @@ export default fp(
       log.info({ event: 'drain', connections: clients.length, inflight: gate.inflight, waitedMs: Date.now() - started }, 'closing connections for shutdown')
       const sockets: RawWebSocket[] = []
       const closed = clients.map((client) => {
-        const ws = client.transport.name === 'websocket' ? (client.transport as unknown as { socket: RawWebSocket }).socket : undefined
+        const ws = webSocketOf(client)
         client.close()
         if (ws === undefined || ws.readyState === 3) return Promise.resolve()
         sockets.push(ws)
