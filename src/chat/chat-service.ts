@@ -181,7 +181,7 @@ export class ChatService {
     const trace = captureTrace()
     const { message, duplicate } = await this.store.append({ room, user: socket.data.user, text, clientId, ts: Date.now(), trace })
     // A store that publishes (Redis) has already sent it to every node, this one included.
-    if (!duplicate && !this.store.broadcasts) this.deliverer.deliver(message, trace)
+    if (!duplicate && !this.store.broadcasts) this.deliverer.deliver(message, trace, socket.conn)
     return { message }
   }
 

@@ -131,3 +131,43 @@ t.test('a quiet room gets its message at once; in a busy room a message waits fo
   t.same(packets[4], { event: 'message', seqs: [6] }, 'a flush (before a drain) sends what waits')
   t.equal(delivered, 12, 'every message counted once per socket')
 })
+
+t.test("a sender's acknowledgement leaves in the same write as its message's packet, in a quiet room and in a busy one", async (t) => {
+  const { app, url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '30' })
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  for (const s of [alice, bob]) await request(s.socket, 'room:join', { room: 'r' })
+  const io = (app as unknown as { io: import('socket.io').Server }).io
+  const server = [...io.of('/').sockets.values()].find((s) => s.data.user.name === 'Alice')!
+  // Every write(2) or writev(2) the server makes on Alice's TCP connection, as text.
+  type Chunk = { chunk: Buffer | string }
+  const tcp = (server.conn as unknown as { transport: { socket: { _socket: Record<string, Function> } } }).transport.socket._socket
+  const writes: string[] = []
+  const write = tcp._write!.bind(tcp)
+  const writev = tcp._writev!.bind(tcp)
+  tcp._write = (chunk: Buffer, encoding: string, done: () => void) => {
+    writes.push(String(chunk))
+    write(chunk, encoding, done)
+  }
+  tcp._writev = (chunks: Chunk[], done: () => void) => {
+    writes.push(chunks.map((c) => String(c.chunk)).join(''))
+    writev(chunks, done)
+  }
+  const sentIn = (text: string) => writes.filter((w) => w.includes(`"text":"${text}"`))
+
+  const quiet = next(alice.socket, 'message', (m) => m.text === 'quiet')
+  const ack = await request(alice.socket, 'message:send', { room: 'r', text: 'quiet' })
+  await quiet
+  t.equal(ack.ok, true)
+  t.equal(sentIn('quiet').length, 1, 'quiet room: one write carried the message to its sender')
+  t.match(sentIn('quiet')[0], /\["message",.*"ok":true/s, 'and the acknowledgement with it, after it (the message was written at once)')
+
+  // Right after that message the room is busy: the next one waits up to a window, the sender's
+  // acknowledgement with it.
+  const busy = next(alice.socket, 'message', (m) => m.text === 'busy')
+  await request(alice.socket, 'message:send', { room: 'r', text: 'busy' })
+  await busy
+  t.equal(sentIn('busy').length, 1, 'busy room: one write carried the message to its sender')
+  t.match(sentIn('busy')[0], /"ok":true.*\["message",/s, 'and the acknowledgement with it, before it (it was written first)')
+  t.equal(bob.socket.connected, true)
+})
