@@ -17,6 +17,9 @@ const mode = argv.includes('--tiny') ? 'tiny' : argv.includes('--quick') ? 'quic
 const outDir = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : join(root, 'bench/results')
 /** --only fanout | redis: run that scenario alone (for profiling); no report is written. */
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined
+/** --only fanout --versus DIR: the fan-out of this service and of another built checkout, for
+ * comparing two versions of the service side by side, rather than against the baseline. */
+const versus = argv.includes('--versus') ? argv[argv.indexOf('--versus') + 1] : undefined
 const SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
 
 /** Sizes per mode: full as the issue states them; quick under two minutes; tiny for the test. */
@@ -48,8 +51,8 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL')
 })
 
-function launch(args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+function launch(args: string[], env: Record<string, string>, cwd = root): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
   children.add(child)
   child.once('exit', () => children.delete(child))
   return child
@@ -76,7 +79,7 @@ async function startBaseline(): Promise<Server> {
   return { name: 'baseline', urls: [url], pids: [child.pid!], stop: () => stop(child) }
 }
 
-async function startService(count = 1, redisUrl?: string): Promise<Server> {
+async function startService(count = 1, redisUrl?: string, dir = root): Promise<Server> {
   const nodes = await Promise.all(
     Array.from({ length: count }, async () => {
       const port = await freePort()
@@ -89,7 +92,7 @@ async function startService(count = 1, redisUrl?: string): Promise<Server> {
         MAX_CONNECTIONS_PER_USER: '10000'
       }
       if (redisUrl !== undefined) env.REDIS_URL = redisUrl
-      const child = launch([...nodeArgs(), 'dist/server/server.js'], env)
+      const child = launch([...nodeArgs(), 'dist/server/server.js'], env, dir)
       const url = `http://127.0.0.1:${port}`
       await untilUp(url)
       return { child, url }
@@ -114,12 +117,15 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
-/** CPU seconds used so far by the processes (utime + stime from /proc). */
-function cpuSeconds(pids: number[]): number {
-  return pids.reduce((sum, pid) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return sum + (Number(fields[11]) + Number(fields[12])) / 100
-  }, 0)
+/** CPU seconds used so far by the processes, user and system (kernel), from /proc. */
+function cpuTimes(pids: number[]): { user: number; system: number } {
+  return pids.reduce(
+    (sum, pid) => {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      return { user: sum.user + Number(fields[11]) / 100, system: sum.system + Number(fields[12]) / 100 }
+    },
+    { user: 0, system: 0 }
+  )
 }
 
 function rssBytes(pids: number[]): number {
@@ -303,18 +309,21 @@ async function fanout(servers: Server[]) {
   for (const load of loads) await load.run(plan.fanoutRate, Math.min(1, plan.seconds)) // warm-up
   const runs: Measured[][] = servers.map(() => [])
   const cpu = servers.map(() => 0)
+  const kernel = servers.map(() => 0)
   for (let round = 0; round < plan.fanoutRounds; round++) {
     for (let i = 0; i < servers.length; i++) {
-      const before = cpuSeconds(servers[i]!.pids)
+      const before = cpuTimes(servers[i]!.pids)
       runs[i]!.push(await loads[i]!.measure(plan.fanoutRate, plan.seconds / plan.fanoutRounds))
-      cpu[i]! += cpuSeconds(servers[i]!.pids) - before
+      const after = cpuTimes(servers[i]!.pids)
+      cpu[i]! += after.user + after.system - before.user - before.system
+      kernel[i]! += after.system - before.system
     }
   }
   await Promise.all(loads.map((l) => l.stop()))
   return servers.map((server, i) => {
     const step = summarize(runs[i]!)
     const cpuPer100k = step.received > 0 ? (cpu[i]! / step.received) * 100_000 : 0
-    say(`  fan-out ${server.name}: ${Math.round(step.deliveredPerSec)} delivered/s, p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms, lost ${step.lost}, ${cpuPer100k.toFixed(2)} CPU s/100k`)
+    say(`  fan-out ${server.name}: ${Math.round(step.deliveredPerSec)} delivered/s, p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms, lost ${step.lost}, ${cpuPer100k.toFixed(2)} CPU s/100k (${Math.round((100 * kernel[i]!) / Math.max(cpu[i]!, 1e-9))}% in the kernel)`)
     return { ...step, rounds: plan.fanoutRounds, cpuSeconds: cpu[i]!, cpuPer100k }
   })
 }
@@ -409,6 +418,13 @@ async function main(): Promise<void> {
       const nodes = await startService(2, url)
       await saturation([nodes]).finally(() => nodes.stop())
     })
+    return
+  }
+  if (only === 'fanout' && versus !== undefined) {
+    const other = { ...(await startService(1, undefined, versus)), name: `service at ${versus}` }
+    const service = await startService()
+    await fanout([other, service])
+    await Promise.all([other.stop(), service.stop()])
     return
   }
   let baseline = await startBaseline()
