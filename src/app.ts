@@ -98,6 +98,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     messageBurst: config.messageBurst,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     coalesceWindowMs: config.coalesceWindowMs,
+    coalesceMinSockets: config.coalesceMinSockets,
     maxBufferedBytes: config.maxBufferedBytes,
     // The drain waits twice (acknowledgements, then closing connections), each at most 40% of
     // the grace period, which leaves a fifth of it for closing the rest and exiting.

@@ -39,6 +39,7 @@ t.test('values are read and typed', async (t) => {
     MESSAGE_BURST: '3',
     MAX_CONNECTIONS_PER_USER: '4',
     COALESCE_WINDOW_MS: '7',
+    COALESCE_MIN_SOCKETS: '8',
     MAX_BUFFERED_BYTES: '1048576',
     METRICS_TOKEN: 'scrape',
     SHUTDOWN_GRACE_MS: '2500'
@@ -58,6 +59,7 @@ t.test('values are read and typed', async (t) => {
     messageBurst: 3,
     maxConnectionsPerUser: 4,
     coalesceWindowMs: 7,
+    coalesceMinSockets: 8,
     maxBufferedBytes: 1048576,
     metricsToken: 'scrape',
     shutdownGraceMs: 2500
@@ -87,6 +89,7 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ SHUTDOWN_GRACE_MS: '1e4' }, 'SHUTDOWN_GRACE_MS'],
   [{ TOKEN_TTL_SECONDS: '5' }, 'TOKEN_TTL_SECONDS'],
   [{ COALESCE_WINDOW_MS: '-1' }, 'COALESCE_WINDOW_MS'],
+  [{ COALESCE_MIN_SOCKETS: '0' }, 'COALESCE_MIN_SOCKETS'],
   [{ MAX_BUFFERED_BYTES: '1000' }, 'MAX_BUFFERED_BYTES'],
   [{ MAX_BUFFERED_BYTES: '4MB' }, 'MAX_BUFFERED_BYTES']
 ]

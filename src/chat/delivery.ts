@@ -4,7 +4,8 @@
 // busy room (another message within the last few windows) a message waits at most one window
 // for company, and what gathered goes together as one `messages` packet: one WebSocket frame
 // per socket instead of one per message. Every wait has company, so the CPU saved per
-// millisecond of added latency is about twice that of a fixed window after each send.
+// millisecond of added latency is about twice that of a fixed window after each send. A small
+// room never waits: a frame saved there is a few writes, less than the message's own cost.
 // The sender's own connection is held (corked) until its message's packet is written, so that
 // the acknowledgement and the packet leave in one write instead of two.
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api'
@@ -53,6 +54,8 @@ const NO_SPANS: never[] = []
 export interface DelivererOptions {
   /** The longest a message in a busy room waits to go out with others; 0 sends each alone. */
   windowMs: number
+  /** Rooms with fewer of their sockets on this node never wait (default 1: every room may). */
+  minSockets?: number
   /** Told how many socket writes of a message happened (messages × sockets). */
   onDelivered: (deliveries: number) => void
 }
@@ -60,6 +63,7 @@ export interface DelivererOptions {
 export class Deliverer {
   private readonly rooms = new Map<string, RoomState>()
   private readonly quietMs: number
+  private readonly minSockets: number
   private readonly sweeper: NodeJS.Timeout | undefined
   /** Connections held until the current turn of the event loop has written their acks. */
   private heldForTurn: Corkable[] = []
@@ -69,6 +73,7 @@ export class Deliverer {
     private readonly options: DelivererOptions
   ) {
     this.quietMs = options.windowMs * QUIET_WINDOWS
+    this.minSockets = options.minSockets ?? 1
     if (options.windowMs > 0) {
       // Forget the rooms that went quiet, so the map holds only the rooms active right now.
       this.sweeper = setInterval(() => this.forgetQuiet(), Math.max(1000, this.quietMs))
@@ -104,7 +109,10 @@ export class Deliverer {
     const held = sender === undefined ? undefined : directSocketOf(sender)?._socket
     const now = performance.now()
     const state = this.options.windowMs <= 0 ? undefined : this.rooms.get(room)
-    if (state === undefined || (state.timer === undefined && now - state.lastAt >= this.quietMs)) {
+    if (
+      state === undefined ||
+      (state.timer === undefined && (now - state.lastAt >= this.quietMs || (this.adapter.rooms.get(room)?.size ?? 0) < this.minSockets))
+    ) {
       // Written at once; the sender's connection is held for the rest of this turn of the event
       // loop, in which its acknowledgement is written.
       if (held !== undefined) this.holdForTurn(held)

@@ -35,6 +35,8 @@ export interface SocketOptions {
   hooks?: Partial<HandlerHooks>
   /** The longest a message in a busy room waits to go out with others in one `messages` packet (0: never). */
   coalesceWindowMs: number
+  /** Rooms with fewer sockets on this node than this never wait: each message goes at once. */
+  coalesceMinSockets?: number
   /** Output waiting for a client beyond which its connection is cut off. */
   maxBufferedBytes: number
   /** How often cluster upkeep runs (dead nodes, failed presence removals). */
@@ -158,6 +160,7 @@ export default fp(
     if (options.adapter !== undefined) io.adapter(options.adapter)
     const deliverer = new Deliverer(io.of('/').adapter, {
       windowMs: options.coalesceWindowMs,
+      minSockets: options.coalesceMinSockets,
       onDelivered: (deliveries) => metrics.messagesDelivered.inc(deliveries)
     })
     if (options.store.broadcasts) deliverer.interceptCluster()

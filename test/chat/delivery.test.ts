@@ -4,7 +4,7 @@ import { Deliverer, QUIET_WINDOWS } from '../../src/chat/delivery.js'
 import type { Message } from '../../src/chat/protocol.js'
 
 t.test("a busy room's messages are coalesced into `messages` packets; a lone one goes as `message`", async (t) => {
-  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '50' })
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '50', COALESCE_MIN_SOCKETS: '1' })
   const alice = await guest(t, url, 'Alice')
   const bob = await guest(t, url, 'Bob')
   for (const s of [alice, bob]) await request(s.socket, 'room:join', { room: 'busy' })
@@ -24,6 +24,28 @@ t.test("a busy room's messages are coalesced into `messages` packets; a lone one
   t.equal(metrics.get('chat_messages_delivered_total'), 42, 'deliveries still count one per message per socket')
 })
 
+t.test('a room with fewer sockets than COALESCE_MIN_SOCKETS on the node never waits; once it has that many, it coalesces', async (t) => {
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '50', COALESCE_MIN_SOCKETS: '3' })
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  for (const s of [alice, bob]) await request(s.socket, 'room:join', { room: 'small' })
+  const packets: number[] = []
+  bob.socket.on('message', () => packets.push(1))
+  bob.socket.on('messages', (list) => packets.push(list.length))
+  const burst = (from: number) =>
+    Promise.all(Array.from({ length: 20 }, (_, i) => request(alice.socket, 'message:send', { room: 'small', text: `${from + i}` })))
+  await burst(0)
+  await until(() => packets.length === 20, 5000, 'twenty packets')
+  t.same(packets, new Array(20).fill(1), 'two sockets: every message went alone, at once')
+
+  const carol = await guest(t, url, 'Carol')
+  await request(carol.socket, 'room:join', { room: 'small' })
+  packets.length = 0
+  await burst(20)
+  await until(() => packets.reduce((a, b) => a + b, 0) === 20, 5000, 'twenty more messages')
+  t.ok(packets.length < 20, `three sockets: the burst was coalesced (${packets.length} packets)`)
+})
+
 t.test('COALESCE_WINDOW_MS=0 sends every message alone', async (t) => {
   const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '0' })
   const alice = await guest(t, url, 'Alice')
@@ -38,7 +60,7 @@ t.test('COALESCE_WINDOW_MS=0 sends every message alone', async (t) => {
 })
 
 t.test('every transport gets every message once and in order: WebSocket, long-polling, and a client that upgrades', async (t) => {
-  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '2' })
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '2', COALESCE_MIN_SOCKETS: '1' })
   const sender = await guest(t, url, 'Sender')
   const listeners = {
     websocket: await guest(t, url, 'Ws'),
@@ -133,7 +155,7 @@ t.test('a quiet room gets its message at once; in a busy room a message waits fo
 })
 
 t.test("a sender's acknowledgement leaves in the same write as its message's packet, in a quiet room and in a busy one", async (t) => {
-  const { app, url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '30' })
+  const { app, url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '30', COALESCE_MIN_SOCKETS: '1' })
   const alice = await guest(t, url, 'Alice')
   const bob = await guest(t, url, 'Bob')
   for (const s of [alice, bob]) await request(s.socket, 'room:join', { room: 'r' })
