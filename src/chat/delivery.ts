@@ -7,7 +7,9 @@
 // millisecond of added latency is about twice that of a fixed window after each send. A small
 // room never waits: a frame saved there is a few writes, less than the message's own cost.
 // The sender's own connection is held (corked) until its message's packet is written, so that
-// the acknowledgement and the packet leave in one write instead of two.
+// the acknowledgement and the packet leave in one write instead of two. In a cluster the
+// message comes back through the stream, so the hold lasts until the room's next packet here,
+// and never longer than HOLD_MAX_MS.
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api'
 import type { Adapter } from 'socket.io-adapter'
 import * as wsModule from 'ws'
@@ -44,10 +46,15 @@ interface RoomState {
   timer: NodeJS.Timeout | undefined
   /** Senders' connections held until this packet is written (their acks wait with it). */
   held: Set<Corkable>
+  /** Lets go of `held` if no packet comes in time (cluster mode). */
+  holdTimer: NodeJS.Timeout | undefined
 }
 
 /** A room is quiet, and its next message goes at once, after this many windows without one. */
 export const QUIET_WINDOWS = 5
+
+/** The longest a sender's connection is held for a packet that comes through the cluster. */
+export const HOLD_MAX_MS = 50
 
 const NO_SPANS: never[] = []
 
@@ -118,8 +125,11 @@ export class Deliverer {
       if (held !== undefined) this.holdForTurn(held)
       this.write(room, [json], carrier === undefined ? NO_SPANS : [carrier])
       if (this.options.windowMs <= 0) return
-      if (state === undefined) this.rooms.set(room, { lastAt: now, messages: [], traces: [], timer: undefined, held: new Set() })
-      else state.lastAt = now
+      if (state === undefined) this.rooms.set(room, newRoomState(now))
+      else {
+        state.lastAt = now
+        this.release(state)
+      }
       return
     }
     state.lastAt = now
@@ -135,8 +145,56 @@ export class Deliverer {
     }
   }
 
+  /**
+   * Cluster mode: holds the sender's connection until this node writes the room's next packet,
+   * which is normally the one that carries the message back from the stream, so that the
+   * acknowledgement written meanwhile leaves with it; at most HOLD_MAX_MS. Returns a release
+   * for when no packet will come (the send failed, or was a duplicate).
+   */
+  holdUntilPacket(room: string, sender: unknown): () => void {
+    const socket = this.options.windowMs <= 0 ? undefined : directSocketOf(sender)?._socket
+    if (socket === undefined) return NO_RELEASE
+    let state = this.rooms.get(room)
+    if (state === undefined) {
+      // A room that had no message lately is quiet, and stays so.
+      state = newRoomState(-Infinity)
+      this.rooms.set(room, state)
+    }
+    if (!state.held.has(socket)) {
+      socket.cork()
+      state.held.add(socket)
+    }
+    const held = state
+    if (held.holdTimer === undefined) {
+      held.holdTimer = setTimeout(() => this.release(held), HOLD_MAX_MS)
+      held.holdTimer.unref()
+    }
+    return () => {
+      if (held.held.delete(socket)) socket.uncork()
+    }
+  }
+
+  /**
+   * Lets go of the senders' connections held for a room's packet, once this turn of the event
+   * loop is over: an acknowledgement that arrives in the same turn (in a cluster, the store's
+   * answer can come just after the stream's) still leaves with the packet.
+   */
+  private release(state: RoomState): void {
+    if (state.holdTimer !== undefined) {
+      clearTimeout(state.holdTimer)
+      state.holdTimer = undefined
+    }
+    if (state.held.size === 0) return
+    for (const socket of state.held) this.releaseAfterTurn(socket)
+    state.held.clear()
+  }
+
   private holdForTurn(socket: Corkable): void {
     socket.cork()
+    this.releaseAfterTurn(socket)
+  }
+
+  private releaseAfterTurn(socket: Corkable): void {
     if (this.heldForTurn.push(socket) === 1) setImmediate(this.releaseTurn)
   }
 
@@ -154,16 +212,13 @@ export class Deliverer {
     state.messages = []
     state.traces = []
     if (messages.length > 0) this.write(room, messages, traces)
-    if (state.held.size > 0) {
-      for (const socket of state.held) socket.uncork()
-      state.held.clear()
-    }
+    this.release(state)
   }
 
   private forgetQuiet(): void {
     const now = performance.now()
     for (const [room, state] of this.rooms) {
-      if (state.timer === undefined && now - state.lastAt >= this.quietMs) this.rooms.delete(room)
+      if (state.timer === undefined && state.held.size === 0 && now - state.lastAt >= this.quietMs) this.rooms.delete(room)
     }
   }
 
@@ -254,6 +309,12 @@ function directSocketOf(conn: unknown): DirectWebSocket | undefined {
   const raw = transport.socket
   return raw?._sender !== undefined && raw._socket !== undefined && raw.readyState === WS_OPEN ? (raw as DirectWebSocket) : undefined
 }
+
+function newRoomState(lastAt: number): RoomState {
+  return { lastAt, messages: [], traces: [], timer: undefined, held: new Set(), holdTimer: undefined }
+}
+
+const NO_RELEASE = (): void => {}
 
 /** ws's framing of a message (what socket.io's broadcast uses for its pre-encoded frame). */
 const frameOf = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame

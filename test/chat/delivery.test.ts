@@ -1,7 +1,8 @@
 import t from 'tap'
 import { collect, guest, next, request, scrape, startApp, until } from '../helpers.js'
-import { Deliverer, QUIET_WINDOWS } from '../../src/chat/delivery.js'
+import { Deliverer, HOLD_MAX_MS, QUIET_WINDOWS } from '../../src/chat/delivery.js'
 import type { Message } from '../../src/chat/protocol.js'
+import { startRedis } from '../redis-server.js'
 
 t.test("a busy room's messages are coalesced into `messages` packets; a lone one goes as `message`", async (t) => {
   const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '50', COALESCE_MIN_SOCKETS: '1' })
@@ -154,14 +155,10 @@ t.test('a quiet room gets its message at once; in a busy room a message waits fo
   t.equal(delivered, 12, 'every message counted once per socket')
 })
 
-t.test("a sender's acknowledgement leaves in the same write as its message's packet, in a quiet room and in a busy one", async (t) => {
-  const { app, url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '30', COALESCE_MIN_SOCKETS: '1' })
-  const alice = await guest(t, url, 'Alice')
-  const bob = await guest(t, url, 'Bob')
-  for (const s of [alice, bob]) await request(s.socket, 'room:join', { room: 'r' })
-  const io = (app as unknown as { io: import('socket.io').Server }).io
-  const server = [...io.of('/').sockets.values()].find((s) => s.data.user.name === 'Alice')!
-  // Every write(2) or writev(2) the server makes on Alice's TCP connection, as text.
+/** Every write(2) or writev(2) the server makes on a user's TCP connection, as text. */
+function recordWrites(app: unknown, name: string): string[] {
+  const io = (app as { io: import('socket.io').Server }).io
+  const server = [...io.of('/').sockets.values()].find((s) => s.data.user.name === name)!
   type Chunk = { chunk: Buffer | string }
   const tcp = (server.conn as unknown as { transport: { socket: { _socket: Record<string, Function> } } }).transport.socket._socket
   const writes: string[] = []
@@ -175,6 +172,15 @@ t.test("a sender's acknowledgement leaves in the same write as its message's pac
     writes.push(chunks.map((c) => String(c.chunk)).join(''))
     writev(chunks, done)
   }
+  return writes
+}
+
+t.test("a sender's acknowledgement leaves in the same write as its message's packet, in a quiet room and in a busy one", async (t) => {
+  const { app, url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_WINDOW_MS: '30', COALESCE_MIN_SOCKETS: '1' })
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  for (const s of [alice, bob]) await request(s.socket, 'room:join', { room: 'r' })
+  const writes = recordWrites(app, 'Alice')
   const sentIn = (text: string) => writes.filter((w) => w.includes(`"text":"${text}"`))
 
   const quiet = next(alice.socket, 'message', (m) => m.text === 'quiet')
@@ -192,4 +198,59 @@ t.test("a sender's acknowledgement leaves in the same write as its message's pac
   t.equal(sentIn('busy').length, 1, 'busy room: one write carried the message to its sender')
   t.match(sentIn('busy')[0], /"ok":true.*\["message",/s, 'and the acknowledgement with it, before it (it was written first)')
   t.equal(bob.socket.connected, true)
+})
+
+t.test('in a cluster the acknowledgement waits for the message to come back through the stream, and leaves with it', async (t) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const { app, url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_MIN_SOCKETS: '1', REDIS_URL: redis.url })
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  for (const s of [alice, bob]) await request(s.socket, 'room:join', { room: 'c' })
+  const writes = recordWrites(app, 'Alice')
+  let together = 0
+  const sends = 20
+  for (let i = 0; i < sends; i++) {
+    const back = next(alice.socket, 'message', (m) => m.text === `c${i}`)
+    const ack = await request(alice.socket, 'message:send', { room: 'c', text: `c${i}` })
+    t.equal(ack.ok, true)
+    await back
+    const carrying = writes.filter((w) => w.includes(`"text":"c${i}"`))
+    if (carrying.length === 1 && carrying[0]!.includes('"ok":true')) together++
+  }
+  t.ok(together >= sends / 2, `most acknowledgements left with their message (${together} of ${sends})`)
+})
+
+t.test('a held connection is let go after the packet, at once when no packet will come, and after HOLD_MAX_MS at the latest', async (t) => {
+  const events: string[] = []
+  const conn = (name: string) => ({
+    transport: {
+      name: 'websocket',
+      socket: { readyState: 1, _sender: { sendFrame: () => events.push(`${name} frame`) }, _socket: { cork: () => events.push(`${name} cork`), uncork: () => events.push(`${name} uncork`) } }
+    }
+  })
+  const a = conn('a')
+  const adapter = {
+    nsp: { name: '/', sockets: new Map([['a', { conn: { readyState: 'open', writeBuffer: [], ...a }, client: {} }]]) },
+    rooms: new Map([['r', new Set(['a'])]])
+  }
+  const deliverer = new Deliverer(adapter as never, { windowMs: 20, onDelivered: () => {} })
+  t.teardown(() => deliverer.close())
+  const json = JSON.stringify({ id: 'm', room: 'r', seq: 1, user: { id: 'u', name: 'U' }, text: 't', ts: 0 })
+
+  deliverer.holdUntilPacket('r', a)
+  deliverer.deliverJson('r', json, undefined)
+  t.same(events, ['a cork', 'a frame'], 'held while the packet is written')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(events.slice(2), ['a uncork'], 'and let go once that turn of the event loop is over')
+
+  events.length = 0
+  const release = deliverer.holdUntilPacket('r', a)
+  release()
+  t.same(events, ['a cork', 'a uncork'], 'a failed or duplicate send lets go at once')
+
+  events.length = 0
+  deliverer.holdUntilPacket('other', a)
+  await new Promise((resolve) => setTimeout(resolve, HOLD_MAX_MS + 30))
+  t.same(events, ['a cork', 'a uncork'], `no packet: let go after ${HOLD_MAX_MS} ms`)
 })
