@@ -74,6 +74,12 @@ export class Deliverer {
   private readonly sweeper: NodeJS.Timeout | undefined
   /** Connections held until the current turn of the event loop has written their acks. */
   private heldForTurn: Corkable[] = []
+  /**
+   * How many holds each connection is under. It is corked once while any is open, and every
+   * release lets out what was written so far, even while other holds remain: a sender that
+   * never stops sending still has its acknowledgements and packets out at every packet.
+   */
+  private readonly holds = new Map<Corkable, number>()
 
   constructor(
     private readonly adapter: Adapter,
@@ -136,7 +142,7 @@ export class Deliverer {
     state.messages.push(json)
     if (carrier !== undefined) state.traces.push(carrier)
     if (held !== undefined && !state.held.has(held)) {
-      held.cork()
+      this.hold(held)
       state.held.add(held)
     }
     if (state.timer === undefined) {
@@ -161,7 +167,7 @@ export class Deliverer {
       this.rooms.set(room, state)
     }
     if (!state.held.has(socket)) {
-      socket.cork()
+      this.hold(socket)
       state.held.add(socket)
     }
     const held = state
@@ -170,7 +176,7 @@ export class Deliverer {
       held.holdTimer.unref()
     }
     return () => {
-      if (held.held.delete(socket)) socket.uncork()
+      if (held.held.delete(socket)) this.unhold(socket)
     }
   }
 
@@ -190,7 +196,7 @@ export class Deliverer {
   }
 
   private holdForTurn(socket: Corkable): void {
-    socket.cork()
+    this.hold(socket)
     this.releaseAfterTurn(socket)
   }
 
@@ -201,7 +207,24 @@ export class Deliverer {
   private readonly releaseTurn = (): void => {
     const sockets = this.heldForTurn
     this.heldForTurn = []
-    for (const socket of sockets) socket.uncork()
+    for (const socket of sockets) this.unhold(socket)
+  }
+
+  private hold(socket: Corkable): void {
+    const open = this.holds.get(socket) ?? 0
+    this.holds.set(socket, open + 1)
+    if (open === 0) socket.cork()
+  }
+
+  /** Ends one hold: what was written meanwhile leaves now; the others keep the socket corked. */
+  private unhold(socket: Corkable): void {
+    const open = this.holds.get(socket)
+    if (open === undefined) return
+    socket.uncork()
+    if (open > 1) {
+      this.holds.set(socket, open - 1)
+      socket.cork()
+    } else this.holds.delete(socket)
   }
 
   /** Sends what waits in a room, as one packet, and lets go of the senders held for it. */
