@@ -20,7 +20,7 @@ import type {
 import { captureTrace, type Deliverer } from './delivery.js'
 import { DEFAULT_PAGE_SIZE } from './protocol.js'
 import { TokenBucket } from './rate-limiter.js'
-import type { AppendResult, ChatStore } from './store.js'
+import type { ChatStore } from './store.js'
 
 export interface SocketData {
   user: Member
@@ -182,14 +182,12 @@ export class ChatService {
     // A store that publishes (Redis) sends the message to every node, this one included, and
     // it comes back through the stream: the sender's acknowledgement waits to leave with it.
     const release = this.store.broadcasts ? this.deliverer.holdUntilPacket(room, socket.conn) : undefined
-    let appended: AppendResult
-    try {
-      appended = await this.store.append({ room, user: socket.data.user, text, clientId, ts: Date.now(), trace })
-    } catch (err) {
-      release?.()
-      throw err
-    }
-    const { message, duplicate } = appended
+    const { message, duplicate } = await this.store
+      .append({ room, user: socket.data.user, text, clientId, ts: Date.now(), trace })
+      .catch((err: unknown) => {
+        release?.()
+        throw err
+      })
     if (duplicate) release?.()
     else if (!this.store.broadcasts) this.deliverer.deliver(message, trace, socket.conn)
     return { message }

@@ -141,10 +141,7 @@ export class Deliverer {
     state.lastAt = now
     state.messages.push(json)
     if (carrier !== undefined) state.traces.push(carrier)
-    if (held !== undefined && !state.held.has(held)) {
-      this.hold(held)
-      state.held.add(held)
-    }
+    if (held !== undefined) this.holdFor(state, held)
     if (state.timer === undefined) {
       state.timer = setTimeout(() => this.send(room, state), this.options.windowMs)
       state.timer.unref()
@@ -166,10 +163,7 @@ export class Deliverer {
       state = newRoomState(-Infinity)
       this.rooms.set(room, state)
     }
-    if (!state.held.has(socket)) {
-      this.hold(socket)
-      state.held.add(socket)
-    }
+    this.holdFor(state, socket)
     const held = state
     if (held.holdTimer === undefined) {
       held.holdTimer = setTimeout(() => this.release(held), HOLD_MAX_MS)
@@ -193,6 +187,13 @@ export class Deliverer {
     if (state.held.size === 0) return
     for (const socket of state.held) this.releaseAfterTurn(socket)
     state.held.clear()
+  }
+
+  /** Holds `socket` until the room's packet is written (once, however many sends wait in it). */
+  private holdFor(state: RoomState, socket: Corkable): void {
+    if (state.held.has(socket)) return
+    this.hold(socket)
+    state.held.add(socket)
   }
 
   private holdForTurn(socket: Corkable): void {
@@ -327,10 +328,15 @@ export class Deliverer {
  * transport without per-message compression (which would queue frames inside ws).
  */
 function directSocketOf(conn: unknown): DirectWebSocket | undefined {
-  const { transport } = conn as EngineSocket
-  if (transport.name !== 'websocket' || transport.opts?.perMessageDeflate) return undefined
-  const raw = transport.socket
+  if ((conn as EngineSocket).transport.opts?.perMessageDeflate) return undefined
+  const raw = webSocketOf(conn)
   return raw?._sender !== undefined && raw._socket !== undefined && raw.readyState === WS_OPEN ? (raw as DirectWebSocket) : undefined
+}
+
+/** The `ws` socket under an Engine.IO connection, when its transport is WebSocket. */
+export function webSocketOf(conn: unknown): WebSocketTransportSocket | undefined {
+  const { transport } = conn as EngineSocket
+  return transport.name === 'websocket' ? transport.socket : undefined
 }
 
 function newRoomState(lastAt: number): RoomState {
@@ -349,7 +355,7 @@ const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fi
  */
 export function bufferedBytes(conn: unknown): number {
   const engine = conn as EngineSocket
-  let bytes = engine.transport.name === 'websocket' ? (engine.transport.socket?.bufferedAmount ?? 0) : 0
+  let bytes = webSocketOf(engine)?.bufferedAmount ?? 0
   for (const packet of engine.writeBuffer as Array<{ data?: unknown }>) {
     if (typeof packet.data === 'string') bytes += packet.data.length
     else if (Buffer.isBuffer(packet.data)) bytes += packet.data.length
@@ -372,8 +378,17 @@ interface EngineSocket {
   transport: {
     name: string
     opts?: { perMessageDeflate?: unknown }
-    socket?: { readyState: number; bufferedAmount: number; _sender?: { sendFrame(frame: Buffer[]): void }; _socket?: Corkable }
+    socket?: WebSocketTransportSocket
   }
+}
+/** What the service uses of the `ws` socket under a WebSocket transport. */
+export interface WebSocketTransportSocket {
+  readyState: number
+  bufferedAmount: number
+  _sender?: { sendFrame(frame: Buffer[]): void }
+  _socket?: Corkable
+  once(event: 'close', listener: () => void): void
+  terminate(): void
 }
 /** The TCP socket under a WebSocket: writes made between `cork` and `uncork` leave as one. */
 interface Corkable {

@@ -8,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import socketIoModule, { type FastifySocketioOptions } from 'fastify-socket.io'
 import { type ChatServer, ChatService, type ChatSocket } from '../chat/chat-service.js'
 import type { ErrorCode } from '../chat/protocol.js'
-import { bufferedBytes, Deliverer } from '../chat/delivery.js'
+import { bufferedBytes, Deliverer, webSocketOf, type WebSocketTransportSocket } from '../chat/delivery.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
 import type { ChatStore } from '../chat/store.js'
 import { ChatError } from '../errors.js'
@@ -84,19 +84,6 @@ function metricHooks(metrics: ChatMetrics): Pick<HandlerHooks, 'onEventDone' | '
 const fastifySocketIO =
   (socketIoModule as unknown as { default?: FastifyPluginAsync<FastifySocketioOptions> }).default ??
   (socketIoModule as unknown as FastifyPluginAsync<FastifySocketioOptions>)
-
-/** The `ws` socket under an engine.io WebSocket transport; only what the drain needs. */
-interface RawWebSocket {
-  readyState: number
-  once(event: 'close', listener: () => void): void
-  terminate(): void
-}
-
-/** The `ws` socket under an engine.io connection, when its transport is WebSocket. */
-function webSocketOf(conn: unknown): RawWebSocket | undefined {
-  const transport = (conn as { transport: { name: string; socket?: RawWebSocket } }).transport
-  return transport.name === 'websocket' ? transport.socket : undefined
-}
 
 /** A handshake refusal as the client sees it: `connect_error` with `err.data.code`. */
 function refusal(code: ErrorCode, message: string): Error & { data: { code: ErrorCode } } {
@@ -272,7 +259,7 @@ export default fp(
       // Every engine connection, including any still in their Socket.IO handshake.
       const clients = Object.values((io.engine as unknown as { clients: Record<string, EngineSocket> }).clients)
       log.info({ event: 'drain', connections: clients.length, inflight: gate.inflight, waitedMs: Date.now() - started }, 'closing connections for shutdown')
-      const sockets: RawWebSocket[] = []
+      const sockets: WebSocketTransportSocket[] = []
       const closed = clients.map((client) => {
         const ws = webSocketOf(client)
         client.close()
