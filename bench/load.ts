@@ -32,7 +32,10 @@ export interface StepResult {
   seconds: number
   deliveredPerSec: number
   p50: number
+  p90: number
   p99: number
+  /** p99.9: the tail beyond p99, for reading a run (not in the report's table). */
+  p999: number
   max: number
 }
 

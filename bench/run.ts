@@ -17,8 +17,8 @@ const mode = argv.includes('--tiny') ? 'tiny' : argv.includes('--quick') ? 'quic
 const outDir = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : join(root, 'bench/results')
 /** --only fanout | redis: run that scenario alone (for profiling); no report is written. */
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined
-/** --only fanout --versus DIR: the fan-out of this service and of another built checkout, for
- * comparing two versions of the service side by side, rather than against the baseline. */
+/** --only fanout --versus DIR: the fan-out of the baseline, of another built checkout of the
+ * service and of this one, in turns, for comparing two versions of the service side by side. */
 const versus = argv.includes('--versus') ? argv[argv.indexOf('--versus') + 1] : undefined
 const SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
 
@@ -207,7 +207,9 @@ function summarize(runs: Measured[]): StepResult {
     seconds: total('seconds'),
     deliveredPerSec: received / Math.max(total('seconds'), 1e-9),
     p50: quantile(0.5),
+    p90: quantile(0.9),
     p99: quantile(0.99),
+    p999: quantile(0.999),
     max: slowest
   }
 }
@@ -323,7 +325,7 @@ async function fanout(servers: Server[]) {
   return servers.map((server, i) => {
     const step = summarize(runs[i]!)
     const cpuPer100k = step.received > 0 ? (cpu[i]! / step.received) * 100_000 : 0
-    say(`  fan-out ${server.name}: ${Math.round(step.deliveredPerSec)} delivered/s, p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms, lost ${step.lost}, ${cpuPer100k.toFixed(2)} CPU s/100k (${Math.round((100 * kernel[i]!) / Math.max(cpu[i]!, 1e-9))}% in the kernel)`)
+    say(`  fan-out ${server.name}: ${Math.round(step.deliveredPerSec)} delivered/s, p50 ${ms(step.p50)} ms, p90 ${ms(step.p90)} ms, p99 ${ms(step.p99)} ms, p99.9 ${ms(step.p999)} ms, lost ${step.lost}, ${cpuPer100k.toFixed(2)} CPU s/100k (${Math.round((100 * kernel[i]!) / Math.max(cpu[i]!, 1e-9))}% in the kernel)`)
     return { ...step, rounds: plan.fanoutRounds, cpuSeconds: cpu[i]!, cpuPer100k }
   })
 }
@@ -421,10 +423,11 @@ async function main(): Promise<void> {
     return
   }
   if (only === 'fanout' && versus !== undefined) {
+    const baseline = await startBaseline()
     const other = { ...(await startService(1, undefined, versus)), name: `service at ${versus}` }
     const service = await startService()
-    await fanout([other, service])
-    await Promise.all([other.stop(), service.stop()])
+    await fanout([baseline, other, service])
+    await Promise.all([baseline.stop(), other.stop(), service.stop()])
     return
   }
   let baseline = await startBaseline()
