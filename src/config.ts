@@ -138,7 +138,7 @@ export function loadConfig(env: Env = process.env): Config {
     messageRatePerSec: number(env, 'MESSAGE_RATE_PER_SEC', 5, 0, 1_000_000),
     messageBurst: int(env, 'MESSAGE_BURST', 20, 1, 1_000_000),
     maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
-    coalesceWindowMs: int(env, 'COALESCE_WINDOW_MS', 4, 0, 1000),
+    coalesceWindowMs: int(env, 'COALESCE_WINDOW_MS', 3, 0, 1000),
     coalesceMinSockets: int(env, 'COALESCE_MIN_SOCKETS', 32, 1, 1_000_000),
     maxBufferedBytes: int(env, 'MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     metricsToken: read(env, 'METRICS_TOKEN'),

@@ -51,7 +51,7 @@ interface RoomState {
 }
 
 /** A room is quiet, and its next message goes at once, after this many windows without one. */
-export const QUIET_WINDOWS = 5
+export const QUIET_WINDOWS = 10
 
 /** The longest a sender's connection is held for a packet that comes through the cluster. */
 export const HOLD_MAX_MS = 50
@@ -80,6 +80,8 @@ export class Deliverer {
    * never stops sending still has its acknowledgements and packets out at every packet.
    */
   private readonly holds = new Map<Corkable, number>()
+  /** Whether messages come through the cluster's stream (holds are then let go a turn later). */
+  private cluster = false
 
   constructor(
     private readonly adapter: Adapter,
@@ -102,6 +104,7 @@ export class Deliverer {
     const target = this.adapter as unknown as { onRawMessage?: (raw: Partial<ChatStreamEntry>, offset: string) => unknown }
     if (typeof target.onRawMessage !== 'function') throw new Error('the cluster adapter has no onRawMessage to take chat messages from')
     const onRawMessage = target.onRawMessage.bind(this.adapter)
+    this.cluster = true
     target.onRawMessage = (raw, offset) => {
       if (raw.chat === undefined || raw.room === undefined || raw.nsp !== this.adapter.nsp.name) return onRawMessage(raw, offset)
       this.deliverJson(raw.room, raw.chat, raw.trace ? (JSON.parse(raw.trace) as Record<string, string>) : undefined)
@@ -228,14 +231,24 @@ export class Deliverer {
     } else this.holds.delete(socket)
   }
 
-  /** Sends what waits in a room, as one packet, and lets go of the senders held for it. */
+  /**
+   * Sends what waits in a room, as one packet, and lets go of the senders held for it. On a
+   * single node every held sender's acknowledgement was written in the turn of its send, so
+   * each is let go right as its own copy of the packet is written, in its place among the
+   * room's sockets, rather than after all of them.
+   */
   private send(room: string, state: RoomState): void {
     clearTimeout(state.timer)
     state.timer = undefined
     const { messages, traces } = state
     state.messages = []
     state.traces = []
-    if (messages.length > 0) this.write(room, messages, traces)
+    const held = this.cluster ? undefined : state.held
+    if (messages.length > 0) this.write(room, messages, traces, held)
+    if (held !== undefined) {
+      for (const socket of held) this.unhold(socket)
+      held.clear()
+    }
     this.release(state)
   }
 
@@ -259,7 +272,7 @@ export class Deliverer {
     clearInterval(this.sweeper)
   }
 
-  private write(room: string, messages: string[], traces: Array<Record<string, string>>): void {
+  private write(room: string, messages: string[], traces: Array<Record<string, string>>, held?: Set<Corkable>): void {
     const ids = this.adapter.rooms.get(room)
     const sockets = ids?.size ?? 0
     const spans = traces.length === 0 ? NO_SPANS : traces.map((carrier) =>
@@ -278,7 +291,7 @@ export class Deliverer {
         propagation.extract(ROOT_CONTEXT, carrier)
       )
     )
-    if (ids !== undefined && sockets > 0) this.options.onDelivered(this.writePacket(ids, messages) * messages.length)
+    if (ids !== undefined && sockets > 0) this.options.onDelivered(this.writePacket(ids, messages, held) * messages.length)
     for (const span of spans) span.end()
   }
 
@@ -292,9 +305,10 @@ export class Deliverer {
    * The direct write is taken under the same condition as Engine.IO's own pre-encoded path
    * (no per-message compression, which would queue frames inside ws). Like that path, it does
    * not call `onAnyOutgoing` listeners nor store packets for connection state recovery; the
-   * service uses neither.
+   * service uses neither. A socket in `held` is let go (uncorked) as soon as its packet is
+   * written.
    */
-  private writePacket(ids: Set<string>, messages: string[]): number {
+  private writePacket(ids: Set<string>, messages: string[], held?: Set<Corkable>): number {
     // Socket.IO's encoding of an event without binary parts, built from the messages' JSON.
     const nsp = this.adapter.nsp.name
     const body = messages.length === 1 ? `["message",${messages[0]}]` : `["messages",[${messages.join(',')}]]`
@@ -316,6 +330,10 @@ export class Deliverer {
         raw._sender.sendFrame(frame)
       } else {
         ;(socket.client as unknown as EngineClient).writeToEngine(packets, options)
+      }
+      if (held !== undefined && held.size > 0) {
+        const tcp = webSocketOf(conn)?._socket
+        if (tcp !== undefined && held.delete(tcp)) this.unhold(tcp)
       }
       written++
     }
