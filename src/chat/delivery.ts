@@ -40,10 +40,14 @@ const tracer = trace.getTracer('chat-service')
 /** A room that had a message lately: when, and what waits for the next packet. */
 interface RoomState {
   lastAt: number
+  /** The room's messages lately, each counted less as it ages (by e after QUIET_WINDOWS windows). */
+  recent: number
   /** The waiting messages, as JSON. */
   messages: string[]
   traces: Array<Record<string, string>>
   timer: NodeJS.Timeout | undefined
+  /** Set when a burst sends the waiting messages at the end of this turn, before the window ends. */
+  soon: NodeJS.Immediate | undefined
   /** Senders' connections held until this packet is written (their acks wait with it). */
   held: Set<Corkable>
   /** Lets go of `held` if no packet comes in time (cluster mode). */
@@ -52,6 +56,17 @@ interface RoomState {
 
 /** A room is quiet, and its next message goes at once, after this many windows without one. */
 export const QUIET_WINDOWS = 10
+
+/**
+ * A burst: when this many times the messages a window usually brings the room are waiting (and
+ * at least this many), they go at the end of the turn rather than at the window's end. Waiting
+ * on would hold all of them back to save one frame per socket per newcomer, the same saving a
+ * lone waiting message gets for much less delay; and the packets of a burst, the largest and
+ * slowest for clients to take in, would be the ones that waited longest. The usual rate comes
+ * from `recent`, so a room that is busy all the time (dozens of messages per window) is no
+ * burst: its packets keep the whole window.
+ */
+export const BURST = 3
 
 /** The longest a sender's connection is held for a packet that comes through the cluster. */
 export const HOLD_MAX_MS = 50
@@ -125,6 +140,7 @@ export class Deliverer {
     const held = sender === undefined ? undefined : directSocketOf(sender)?._socket
     const now = performance.now()
     const state = this.options.windowMs <= 0 ? undefined : this.rooms.get(room)
+    if (state !== undefined) state.recent = state.recent * Math.exp((state.lastAt - now) / this.quietMs) + 1
     if (
       state === undefined ||
       (state.timer === undefined && (now - state.lastAt >= this.quietMs || (this.adapter.rooms.get(room)?.size ?? 0) < this.minSockets))
@@ -134,7 +150,7 @@ export class Deliverer {
       if (held !== undefined) this.holdForTurn(held)
       this.write(room, [json], carrier === undefined ? NO_SPANS : [carrier])
       if (this.options.windowMs <= 0) return
-      if (state === undefined) this.rooms.set(room, newRoomState(now))
+      if (state === undefined) this.rooms.set(room, newRoomState(now, 1))
       else {
         state.lastAt = now
         this.release(state)
@@ -148,6 +164,10 @@ export class Deliverer {
     if (state.timer === undefined) {
       state.timer = setTimeout(() => this.send(room, state), this.options.windowMs)
       state.timer.unref()
+    }
+    if (state.soon === undefined && state.messages.length >= BURST * Math.max(1, state.recent / QUIET_WINDOWS)) {
+      // At the end of the turn, so the acknowledgements written in it still leave with the packet.
+      state.soon = setImmediate(() => this.send(room, state))
     }
   }
 
@@ -163,7 +183,7 @@ export class Deliverer {
     let state = this.rooms.get(room)
     if (state === undefined) {
       // A room that had no message lately is quiet, and stays so.
-      state = newRoomState(-Infinity)
+      state = newRoomState(-Infinity, 0)
       this.rooms.set(room, state)
     }
     this.holdFor(state, socket)
@@ -240,6 +260,8 @@ export class Deliverer {
   private send(room: string, state: RoomState): void {
     clearTimeout(state.timer)
     state.timer = undefined
+    clearImmediate(state.soon)
+    state.soon = undefined
     const { messages, traces } = state
     state.messages = []
     state.traces = []
@@ -357,8 +379,8 @@ export function webSocketOf(conn: unknown): WebSocketTransportSocket | undefined
   return transport.name === 'websocket' ? transport.socket : undefined
 }
 
-function newRoomState(lastAt: number): RoomState {
-  return { lastAt, messages: [], traces: [], timer: undefined, held: new Set(), holdTimer: undefined }
+function newRoomState(lastAt: number, recent: number): RoomState {
+  return { lastAt, recent, messages: [], traces: [], timer: undefined, soon: undefined, held: new Set(), holdTimer: undefined }
 }
 
 const NO_RELEASE = (): void => {}

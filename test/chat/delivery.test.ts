@@ -1,6 +1,6 @@
 import t from 'tap'
 import { collect, guest, next, request, scrape, startApp, until } from '../helpers.js'
-import { Deliverer, HOLD_MAX_MS, QUIET_WINDOWS } from '../../src/chat/delivery.js'
+import { BURST, Deliverer, HOLD_MAX_MS, QUIET_WINDOWS } from '../../src/chat/delivery.js'
 import type { Message } from '../../src/chat/protocol.js'
 import { startRedis } from '../redis-server.js'
 
@@ -280,6 +280,32 @@ t.test("on one node a held sender is let go as its own copy of the packet is wri
   t.same(events, ['a cork'], 'the sender is held while its message waits')
   await new Promise((resolve) => setTimeout(resolve, 40))
   t.same(events, ['a cork', 'a frame', 'a uncork', 'b frame'], 'and let go right after its own frame')
+})
+
+t.test('a burst does not wait for the end of the window: what waits goes at the end of the turn, in one packet', async (t) => {
+  const frames: string[] = []
+  const conn = {
+    readyState: 'open',
+    writeBuffer: [],
+    transport: { name: 'websocket', socket: { readyState: 1, _sender: { sendFrame: ([frame]: Buffer[]) => frames.push(frame!.toString('latin1')) }, _socket: { cork() {}, uncork() {} } } }
+  }
+  const adapter = { nsp: { name: '/', sockets: new Map([['a', { conn, client: {} }]]) }, rooms: new Map([['r', new Set(['a'])]]) }
+  const deliverer = new Deliverer(adapter as never, { windowMs: 200, onDelivered: () => {} })
+  t.teardown(() => deliverer.close())
+  const message = (seq: number): Message => ({ id: `m${seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: `t${seq}`, ts: 0 })
+  const seqsOf = (frame: string) => [...frame.matchAll(/"seq":(\d+)/g)].map((m) => Number(m[1]))
+
+  deliverer.deliver(message(1), undefined)
+  t.same(frames.map(seqsOf), [[1]], 'a quiet room: the first message goes at once')
+  for (let seq = 2; seq < 2 + BURST - 1; seq++) deliverer.deliver(message(seq), undefined)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(frames.length, 1, `${BURST - 1} waiting messages are no burst: they wait for the window`)
+  deliverer.deliver(message(1 + BURST), undefined)
+  for (let seq = 2 + BURST; seq <= 20; seq++) deliverer.deliver(message(seq), undefined)
+  t.equal(frames.length, 1, 'nothing is written in the middle of the turn')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(frames.map(seqsOf), [[1], Array.from({ length: 19 }, (_, i) => i + 2)], `${BURST} waiting messages are a burst: they and the rest of the turn's leave together at its end`)
+  t.match(frames[1], /\["messages",/)
 })
 
 t.test('a sender that never stops sending into a busy room still gets each packet as it is written', async (t) => {
