@@ -166,7 +166,9 @@ export class Deliverer {
       state.timer.unref()
     }
     if (state.soon === undefined && state.messages.length >= BURST * Math.max(1, state.recent / QUIET_WINDOWS)) {
-      // At the end of the turn, so the acknowledgements written in it still leave with the packet.
+      // At the end of the turn, so the acknowledgements written in it leave with the packet
+      // (all but in one rare case: a sender whose earlier message of this turn went at once, to
+      // a quiet room, is let go by that message's release, which runs first).
       state.soon = setImmediate(() => this.send(room, state))
     }
   }

@@ -308,6 +308,73 @@ t.test('a burst does not wait for the end of the window: what waits goes at the 
   t.match(frames[1], /\["messages",/)
 })
 
+t.test('a room busy all the time is no burst: as many messages as it usually gets wait out the window', async (t) => {
+  const frames: number[][] = []
+  const conn = {
+    readyState: 'open',
+    writeBuffer: [],
+    transport: { name: 'websocket', socket: { readyState: 1, _sender: { sendFrame: ([frame]: Buffer[]) => frames.push([...frame!.toString('latin1').matchAll(/"seq":(\d+)/g)].map((m) => Number(m[1]))) }, _socket: { cork() {}, uncork() {} } } }
+  }
+  const adapter = { nsp: { name: '/', sockets: new Map([['a', { conn, client: {} }]]) }, rooms: new Map([['r', new Set(['a'])]]) }
+  const windowMs = 50
+  const deliverer = new Deliverer(adapter as never, { windowMs, onDelivered: () => {} })
+  t.teardown(() => deliverer.close())
+  let seq = 0
+  const message = (): Message => ({ id: `m${++seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: `t${seq}`, ts: 0 })
+
+  // 300 messages lately: about 30 a window.
+  for (let i = 0; i < 300; i++) deliverer.deliver(message(), undefined)
+  await new Promise((resolve) => setImmediate(resolve))
+  frames.length = 0
+  // Twice that in one turn is no burst for this room (three times would be).
+  for (let i = 0; i < 60; i++) deliverer.deliver(message(), undefined)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(frames, [], 'nothing goes at the end of the turn')
+  await until(() => frames.length === 1, 5000, 'the window to end')
+  t.equal(frames[0]!.length, 60, 'all of them go together when the window ends')
+})
+
+t.test('in a cluster a batch lets its held senders go only once the turn is over (the store may answer in it)', async (t) => {
+  const events: string[] = []
+  const a = {
+    readyState: 'open',
+    writeBuffer: [],
+    transport: {
+      name: 'websocket',
+      socket: {
+        readyState: 1,
+        _sender: {
+          sendFrame: () => {
+            events.push('a frame')
+            // Runs as soon as the batch's timer callback is over, before the turn ends.
+            queueMicrotask(() => events.push('after the batch'))
+          }
+        },
+        _socket: { cork: () => events.push('a cork'), uncork: () => events.push('a uncork') }
+      }
+    }
+  }
+  const adapter = {
+    nsp: { name: '/', sockets: new Map([['a', { conn: a, client: {} }]]) },
+    rooms: new Map([['r', new Set(['a'])]]),
+    onRawMessage: (() => {}) as (raw: unknown, offset: string) => unknown
+  }
+  const windowMs = 20
+  const deliverer = new Deliverer(adapter as never, { windowMs, onDelivered: () => {} })
+  t.teardown(() => deliverer.close())
+  deliverer.interceptCluster()
+  const fromStream = (seq: number) =>
+    adapter.onRawMessage({ nsp: '/', room: 'r', chat: JSON.stringify({ id: `m${seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: 't', ts: 0 }) }, '0-0')
+
+  fromStream(1)
+  await new Promise((resolve) => setImmediate(resolve))
+  events.length = 0
+  deliverer.holdUntilPacket('r', a)
+  fromStream(2)
+  await until(() => events.includes('a uncork'), 5000, 'the batch')
+  t.same(events, ['a cork', 'a frame', 'after the batch', 'a uncork'])
+})
+
 t.test('a sender that never stops sending into a busy room still gets each packet as it is written', async (t) => {
   // A real Writable stands for the TCP socket, so cork and uncork count as Node counts them.
   const { Writable } = await import('node:stream')
