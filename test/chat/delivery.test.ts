@@ -1,5 +1,5 @@
 import t from 'tap'
-import { collect, guest, next, request, scrape, startApp, until } from '../helpers.js'
+import { captureLogs, collect, guest, next, request, scrape, startApp, until } from '../helpers.js'
 import { BURST, Deliverer, HOLD_MAX_MS, QUIET_WINDOWS } from '../../src/chat/delivery.js'
 import type { Message } from '../../src/chat/protocol.js'
 import { startRedis } from '../redis-server.js'
@@ -203,7 +203,8 @@ t.test("a sender's acknowledgement leaves in the same write as its message's pac
 t.test('in a cluster the acknowledgement waits for the message to come back through the stream, and leaves with it', async (t) => {
   const redis = await startRedis(t)
   if (redis === undefined) return
-  const { app, url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_MIN_SOCKETS: '1', REDIS_URL: redis.url })
+  const logs = captureLogs()
+  const { app, url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', COALESCE_MIN_SOCKETS: '1', REDIS_URL: redis.url }, { logger: logs.logger })
   const alice = await guest(t, url, 'Alice')
   const bob = await guest(t, url, 'Bob')
   for (const s of [alice, bob]) await request(s.socket, 'room:join', { room: 'c' })
@@ -213,7 +214,13 @@ t.test('in a cluster the acknowledgement waits for the message to come back thro
   for (let i = 0; i < sends; i++) {
     const back = next(alice.socket, 'message', (m) => m.text === `c${i}`)
     const ack = await request(alice.socket, 'message:send', { room: 'c', text: `c${i}` })
-    t.equal(ack.ok, true)
+    if (!ack.ok) {
+      // Seen twice, right after heavy benchmark runs on the same machine; not reproduced since.
+      // The server's warnings tell why, next time.
+      const warnings = logs.lines.filter((line) => Number(line.level) >= 40)
+      t.fail(`send ${i} refused: ${JSON.stringify(ack.error)}; server warnings: ${JSON.stringify(warnings)}`)
+      break
+    }
     await back
     const carrying = writes.filter((w) => w.includes(`"text":"c${i}"`))
     if (carrying.length === 1 && carrying[0]!.includes('"ok":true')) together++
