@@ -200,17 +200,20 @@ export class Deliverer {
   }
 
   /**
-   * Lets go of the senders' connections held for a room's packet, once this turn of the event
-   * loop is over: an acknowledgement that arrives in the same turn (in a cluster, the store's
-   * answer can come just after the stream's) still leaves with the packet.
+   * Lets go of the senders' connections held for a room's packet: `now`, or once this turn of
+   * the event loop is over, so that an acknowledgement that arrives in the same turn (in a
+   * cluster, the store's answer can come just after the stream's) still leaves with the packet.
    */
-  private release(state: RoomState): void {
+  private release(state: RoomState, now = false): void {
     if (state.holdTimer !== undefined) {
       clearTimeout(state.holdTimer)
       state.holdTimer = undefined
     }
     if (state.held.size === 0) return
-    for (const socket of state.held) this.releaseAfterTurn(socket)
+    for (const socket of state.held) {
+      if (now) this.unhold(socket)
+      else this.releaseAfterTurn(socket)
+    }
     state.held.clear()
   }
 
@@ -267,13 +270,8 @@ export class Deliverer {
     const { messages, traces } = state
     state.messages = []
     state.traces = []
-    const held = this.cluster ? undefined : state.held
-    if (messages.length > 0) this.write(room, messages, traces, held)
-    if (held !== undefined) {
-      for (const socket of held) this.unhold(socket)
-      held.clear()
-    }
-    this.release(state)
+    if (messages.length > 0) this.write(room, messages, traces, this.cluster ? undefined : state.held)
+    this.release(state, !this.cluster)
   }
 
   private forgetQuiet(): void {
@@ -355,10 +353,7 @@ export class Deliverer {
       } else {
         ;(socket.client as unknown as EngineClient).writeToEngine(packets, options)
       }
-      if (held !== undefined && held.size > 0) {
-        const tcp = webSocketOf(conn)?._socket
-        if (tcp !== undefined && held.delete(tcp)) this.unhold(tcp)
-      }
+      if (held !== undefined && held.size > 0 && raw !== undefined && held.delete(raw._socket)) this.unhold(raw._socket)
       written++
     }
     return written
