@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import t from 'tap'
 import { captureLogs, collect, guest, next, request, scrape, startApp, until } from '../helpers.js'
 import { BURST, Deliverer, HOLD_MAX_MS, QUIET_WINDOWS } from '../../src/chat/delivery.js'
@@ -125,10 +126,7 @@ t.test('a quiet room gets its message at once; in a busy room a message waits fo
       }
     }
   })
-  const adapter = {
-    nsp: { name: '/', sockets: new Map([['a', polling(true)], ['b', polling(false)]]) },
-    rooms: new Map([['r', new Set(['a', 'b'])]])
-  }
+  const adapter = fakeAdapter({ a: polling(true), b: polling(false) }, { r: ['a', 'b'] })
   let delivered = 0
   const deliverer = new Deliverer(adapter as never, { windowMs: 20, onDelivered: (n) => (delivered += n) })
   const user = { id: 'u', name: 'U' }
@@ -154,6 +152,15 @@ t.test('a quiet room gets its message at once; in a busy room a message waits fo
   t.same(packets[4], { event: 'message', seqs: [6] }, 'a flush (before a drain) sends what waits')
   t.equal(delivered, 12, 'every message counted once per socket')
 })
+
+/** A stand-in for Socket.IO's adapter: this node's sockets by id (a connection and its client), and its rooms. */
+function fakeAdapter<Extra extends object>(sockets: Record<string, { conn: unknown; client?: unknown }>, rooms: Record<string, string[]>, extra?: Extra) {
+  return Object.assign(new EventEmitter(), {
+    nsp: { name: '/', sockets: new Map(Object.entries(sockets).map(([id, s]) => [id, { client: {}, ...s }])) },
+    rooms: new Map(Object.entries(rooms).map(([room, ids]) => [room, new Set(ids)])),
+    ...extra
+  }) as EventEmitter & { nsp: { name: string; sockets: Map<string, unknown> }; rooms: Map<string, Set<string>> } & Extra
+}
 
 /** Every write(2) or writev(2) the server makes on a user's TCP connection, as text. */
 function recordWrites(app: unknown, name: string): string[] {
@@ -237,10 +244,7 @@ t.test('a held connection is let go after the packet, at once when no packet wil
     }
   })
   const a = conn('a')
-  const adapter = {
-    nsp: { name: '/', sockets: new Map([['a', { conn: { readyState: 'open', writeBuffer: [], ...a }, client: {} }]]) },
-    rooms: new Map([['r', new Set(['a'])]])
-  }
+  const adapter = fakeAdapter({ a: { conn: { readyState: 'open', writeBuffer: [], ...a } } }, { r: ['a'] })
   const deliverer = new Deliverer(adapter as never, { windowMs: 20, onDelivered: () => {} })
   t.teardown(() => deliverer.close())
   const json = JSON.stringify({ id: 'm', room: 'r', seq: 1, user: { id: 'u', name: 'U' }, text: 't', ts: 0 })
@@ -273,10 +277,7 @@ t.test("on one node a held sender is let go as its own copy of the packet is wri
     }
   })
   const [a, b] = [conn('a'), conn('b')]
-  const adapter = {
-    nsp: { name: '/', sockets: new Map([['a', { conn: a, client: {} }], ['b', { conn: b, client: {} }]]) },
-    rooms: new Map([['r', new Set(['a', 'b'])]])
-  }
+  const adapter = fakeAdapter({ a: { conn: a }, b: { conn: b } }, { r: ['a', 'b'] })
   const deliverer = new Deliverer(adapter as never, { windowMs: 20, onDelivered: () => {} })
   t.teardown(() => deliverer.close())
   const message = (seq: number): Message => ({ id: `m${seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: `t${seq}`, ts: 0 })
@@ -296,7 +297,7 @@ t.test('a burst does not wait for the end of the window: what waits goes at the 
     writeBuffer: [],
     transport: { name: 'websocket', socket: { readyState: 1, _sender: { sendFrame: ([frame]: Buffer[]) => frames.push(frame!.toString('latin1')) }, _socket: { cork() {}, uncork() {} } } }
   }
-  const adapter = { nsp: { name: '/', sockets: new Map([['a', { conn, client: {} }]]) }, rooms: new Map([['r', new Set(['a'])]]) }
+  const adapter = fakeAdapter({ a: { conn } }, { r: ['a'] })
   const deliverer = new Deliverer(adapter as never, { windowMs: 200, onDelivered: () => {} })
   t.teardown(() => deliverer.close())
   const message = (seq: number): Message => ({ id: `m${seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: `t${seq}`, ts: 0 })
@@ -322,7 +323,7 @@ t.test('a room busy all the time is no burst: as many messages as it usually get
     writeBuffer: [],
     transport: { name: 'websocket', socket: { readyState: 1, _sender: { sendFrame: ([frame]: Buffer[]) => frames.push([...frame!.toString('latin1').matchAll(/"seq":(\d+)/g)].map((m) => Number(m[1]))) }, _socket: { cork() {}, uncork() {} } } }
   }
-  const adapter = { nsp: { name: '/', sockets: new Map([['a', { conn, client: {} }]]) }, rooms: new Map([['r', new Set(['a'])]]) }
+  const adapter = fakeAdapter({ a: { conn } }, { r: ['a'] })
   const windowMs = 50
   const deliverer = new Deliverer(adapter as never, { windowMs, onDelivered: () => {} })
   t.teardown(() => deliverer.close())
@@ -361,11 +362,7 @@ t.test('in a cluster a batch lets its held senders go only once the turn is over
       }
     }
   }
-  const adapter = {
-    nsp: { name: '/', sockets: new Map([['a', { conn: a, client: {} }]]) },
-    rooms: new Map([['r', new Set(['a'])]]),
-    onRawMessage: (() => {}) as (raw: unknown, offset: string) => unknown
-  }
+  const adapter = fakeAdapter({ a: { conn: a } }, { r: ['a'] }, { onRawMessage: (() => {}) as (raw: unknown, offset: string) => unknown })
   const windowMs = 20
   const deliverer = new Deliverer(adapter as never, { windowMs, onDelivered: () => {} })
   t.teardown(() => deliverer.close())
@@ -397,7 +394,7 @@ t.test('a sender that never stops sending into a busy room still gets each packe
     writeBuffer: [],
     transport: { name: 'websocket', socket: { readyState: 1, _sender: { sendFrame: ([frame]: Buffer[]) => tcp.write(frame) }, _socket: tcp } }
   }
-  const adapter = { nsp: { name: '/', sockets: new Map([['a', { conn, client: {} }]]) }, rooms: new Map([['r', new Set(['a'])]]) }
+  const adapter = fakeAdapter({ a: { conn } }, { r: ['a'] })
   const deliverer = new Deliverer(adapter as never, { windowMs: 20, onDelivered: () => {} })
   t.teardown(() => deliverer.close())
   const message = (seq: number): Message => ({ id: `m${seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: `t${seq}`, ts: 0 })
@@ -423,4 +420,36 @@ t.test('a sender that never stops sending into a busy room still gets each packe
   t.equal(tcp.writableCorked, 1, 'held once, for the packet still waiting')
   deliverer.flush()
   t.equal(tcp.writableCorked, 0, 'a flush lets go')
+})
+
+t.test("a room's sockets are looked up again when one joins, leaves or changes transport", async (t) => {
+  const got: string[] = []
+  const websocket = (name: string) => ({
+    name: 'websocket',
+    socket: { readyState: 1, _sender: { sendFrame: () => got.push(`${name} direct`) }, _socket: { cork() {}, uncork() {} } }
+  })
+  const socket = (name: string, transport: object) => ({
+    conn: { readyState: 'open', writeBuffer: [], transport },
+    client: { writeToEngine: () => got.push(`${name} engine`) }
+  })
+  const adapter = fakeAdapter({ a: socket('a', websocket('a')), b: socket('b', { name: 'polling' }) }, { r: ['a'] })
+  const deliverer = new Deliverer(adapter as never, { windowMs: 0, onDelivered: () => {} })
+  t.teardown(() => deliverer.close())
+  const deliver = () => {
+    got.length = 0
+    deliverer.deliverJson('r', '{}', undefined)
+    return [...got].sort()
+  }
+  t.same(deliver(), ['a direct'])
+  t.same(deliver(), ['a direct'], 'the same again')
+  adapter.rooms.get('r')!.add('b')
+  adapter.emit('join-room', 'r', 'b')
+  t.same(deliver(), ['a direct', 'b engine'], 'a socket that joined gets the next packet')
+  const b = adapter.nsp.sockets.get('b') as ReturnType<typeof socket>
+  b.conn.transport = websocket('b')
+  t.same(deliver(), ['a direct', 'b engine'], 'the packet after its upgrade goes through Engine.IO')
+  t.same(deliver(), ['a direct', 'b direct'], 'and the next straight to its WebSocket')
+  adapter.rooms.get('r')!.delete('a')
+  adapter.emit('leave-room', 'r', 'a')
+  t.same(deliver(), ['b direct'], 'a socket that left gets nothing more')
 })
