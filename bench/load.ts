@@ -160,6 +160,8 @@ function reset(): { reset: true } {
 }
 
 const lines = createInterface({ input: process.stdin })
+// The controller went away (bench/run.ts ended or was killed): stop, rather than load the machine on.
+lines.on('close', () => process.exit(0))
 lines.on('line', (line) => {
   const [command, ...args] = line.trim().split(' ')
   const answer = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`)
