@@ -96,6 +96,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maxMessageLength: config.maxMessageLength,
     messageRatePerSec: config.messageRatePerSec,
     messageBurst: config.messageBurst,
+    roomRatePerSec: config.roomRatePerSec,
+    roomBurst: config.roomBurst,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     coalesceWindowMs: config.coalesceWindowMs,
     coalesceMinSockets: config.coalesceMinSockets,

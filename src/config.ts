@@ -19,6 +19,8 @@ export interface Config {
   maxFrameBytes: number
   messageRatePerSec: number
   messageBurst: number
+  roomRatePerSec: number
+  roomBurst: number
   maxConnectionsPerUser: number
   /** The longest a message in a busy room waits to go out with others in one `messages` packet; 0 sends each alone. */
   coalesceWindowMs: number
@@ -137,6 +139,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxFrameBytes: Math.max(64 * 1024, maxMessageLength * 6 + 4096),
     messageRatePerSec: number(env, 'MESSAGE_RATE_PER_SEC', 5, 0, 1_000_000),
     messageBurst: int(env, 'MESSAGE_BURST', 20, 1, 1_000_000),
+    roomRatePerSec: number(env, 'ROOM_RATE_PER_SEC', 10, 0, 1_000_000),
+    // More than the rooms a connection may be in, so a client rejoining all of them after a
+    // reconnect never waits.
+    roomBurst: int(env, 'ROOM_BURST', 120, 1, 1_000_000),
     maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
     coalesceWindowMs: int(env, 'COALESCE_WINDOW_MS', 3, 0, 1000),
     coalesceMinSockets: int(env, 'COALESCE_MIN_SOCKETS', 32, 1, 1_000_000),

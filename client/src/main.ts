@@ -83,6 +83,12 @@ async function sendJoin(room: RoomState): Promise<void> {
   if (answer === undefined) return // disconnected meanwhile: the next connect rejoins
   if (!answer.ok) {
     $('join-error').textContent = describeError(answer.error)
+    // Too many joins at once (a reconnect with very many rooms): this one again when allowed.
+    if (answer.error.code === 'RATE_LIMITED') {
+      setTimeout(() => {
+        if (rooms.get(room.name) === room && !room.joined) void sendJoin(room)
+      }, answer.error.retryAfterMs ?? 1000)
+    }
     return
   }
   room.joined = true

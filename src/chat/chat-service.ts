@@ -26,15 +26,23 @@ export interface SocketData {
   user: Member
   /** Chat rooms this socket joined (Socket.IO's own `socket.rooms` is gone by `disconnect`). */
   rooms: Set<string>
+  /** Rate limit of `message:send` and `typing`. */
   bucket: TokenBucket
+  /** Rate limit of `room:join`, `room:leave` and `room:history`. */
+  roomBucket: TokenBucket
 }
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
 export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
 
+export type RateLimit = 'messages' | 'rooms'
+
 export interface ChatServiceOptions {
   messageRatePerSec: number
   messageBurst: number
+  /** Joins, leaves and history pages per second per connection (0: no limit), and the burst. */
+  roomRatePerSec: number
+  roomBurst: number
   maxConnectionsPerUser: number
   maxRoomsPerConnection?: number
 }
@@ -74,6 +82,7 @@ export class ChatService {
     const { user } = socket.data
     socket.data.rooms = new Set()
     socket.data.bucket = new TokenBucket(this.options.messageRatePerSec, this.options.messageBurst)
+    socket.data.roomBucket = new TokenBucket(this.options.roomRatePerSec, this.options.roomBurst)
     this.connectionsByUser.set(user.id, this.connectionsOf(user.id) + 1)
     void socket.join(userRoom(user.id))
   }
@@ -86,10 +95,14 @@ export class ChatService {
     await Promise.all([...rooms].map((room) => this.forget(socket, room)))
   }
 
-  /** Rate limit for `message:send` and `typing`: throws RATE_LIMITED when the bucket is empty. */
-  throttle(socket: ChatSocket): void {
-    const wait = socket.data.bucket.take()
-    if (wait > 0) throw new ChatError('RATE_LIMITED', `Too many messages; retry in ${wait} ms`, wait)
+  /**
+   * Rate limits: `messages` for `message:send` and `typing`, `rooms` for joins, leaves and
+   * history pages (each of which can cost a broadcast to a whole room, or a page of history).
+   * Throws RATE_LIMITED when the bucket is empty.
+   */
+  throttle(socket: ChatSocket, limit: RateLimit): void {
+    const wait = (limit === 'messages' ? socket.data.bucket : socket.data.roomBucket).take()
+    if (wait > 0) throw new ChatError('RATE_LIMITED', `Too many ${limit === 'messages' ? 'messages' : 'room requests'}; retry in ${wait} ms`, wait)
   }
 
   async join(socket: ChatSocket, { room, since }: JoinPayload): Promise<JoinResult> {

@@ -5,7 +5,7 @@ import { context, type Span, SpanKind, SpanStatusCode, trace } from '@openteleme
 import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
 import { ChatError } from '../errors.js'
-import type { ChatService, ChatSocket } from './chat-service.js'
+import type { ChatService, ChatSocket, RateLimit } from './chat-service.js'
 import {
   type ClientEventName,
   type ErrorBody,
@@ -89,11 +89,11 @@ type Handler = (socket: ChatSocket, payload: never) => Promise<object>
 interface Route {
   check: (value: unknown) => boolean
   describe: (value: unknown) => string
-  rateLimited: boolean
+  limit: RateLimit
   run: Handler
 }
 
-function route(schema: TSchema, run: Handler, rateLimited = false): Route {
+function route(schema: TSchema, run: Handler, limit: RateLimit): Route {
   const validator = Compile(schema)
   return {
     check: (value) => validator.Check(value),
@@ -102,7 +102,7 @@ function route(schema: TSchema, run: Handler, rateLimited = false): Route {
       const detail = first ? `${first.instancePath || 'payload'} ${first.message}` : 'payload is invalid'
       return detail.length > MAX_ERROR_DETAIL ? `${detail.slice(0, MAX_ERROR_DETAIL)}…` : detail
     },
-    rateLimited,
+    limit,
     run
   }
 }
@@ -113,11 +113,11 @@ export function createSocketHandlers(
 ): (socket: ChatSocket) => void {
   const { gate, hooks } = options
   const routes: Record<ClientEventName, Route> = {
-    'room:join': route(JoinPayload, (s, p) => service.join(s, p)),
-    'room:leave': route(LeavePayload, (s, p) => service.leave(s, p)),
-    'message:send': route(sendPayloadSchema(options.maxMessageLength), (s, p) => service.send(s, p), true),
-    'room:history': route(HistoryPayload, (s, p) => service.history(s, p)),
-    typing: route(TypingPayload, (s, p) => service.typing(s, p), true)
+    'room:join': route(JoinPayload, (s, p) => service.join(s, p), 'rooms'),
+    'room:leave': route(LeavePayload, (s, p) => service.leave(s, p), 'rooms'),
+    'message:send': route(sendPayloadSchema(options.maxMessageLength), (s, p) => service.send(s, p), 'messages'),
+    'room:history': route(HistoryPayload, (s, p) => service.history(s, p), 'rooms'),
+    typing: route(TypingPayload, (s, p) => service.typing(s, p), 'messages')
   }
   const known = new Set<string>(Object.keys(routes))
 
@@ -125,7 +125,7 @@ export function createSocketHandlers(
     if (gate.draining) throw new ChatError('UNAVAILABLE', 'The server is restarting; retry shortly')
     if (!r.check(payload)) throw new ChatError('INVALID_PAYLOAD', r.describe(payload))
     if (span.isRecording()) span.setAttribute('messaging.destination.name', (payload as { room: string }).room)
-    if (r.rateLimited) service.throttle(socket)
+    service.throttle(socket, r.limit)
     return r.run(socket, payload as never)
   }
 

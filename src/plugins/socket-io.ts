@@ -29,6 +29,8 @@ export interface SocketOptions {
   maxMessageLength: number
   messageRatePerSec: number
   messageBurst: number
+  roomRatePerSec: number
+  roomBurst: number
   maxConnectionsPerUser: number
   /** How long the drain waits for in-flight acknowledgements. */
   drainTimeoutMs: number

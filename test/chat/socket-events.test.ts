@@ -185,7 +185,31 @@ t.test('the rate limit answers RATE_LIMITED and leaves other users alone', async
   t.equal(fromBob.ok, true)
   t.equal(fromBob.message.seq, 4, 'refused messages took no seq')
   const history = await request(alice.socket, 'room:history', { room: 'r' })
-  t.equal(history.ok, true, 'reading is not rate limited')
+  t.equal(history.ok, true, 'history has a limit of its own')
+})
+
+t.test('joins, leaves and history pages have a rate limit of their own', async (t) => {
+  const { url } = await startApp(t, { ROOM_RATE_PER_SEC: '2', ROOM_BURST: '4' })
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'r' })
+  const presence: string[] = []
+  bob.socket.on('presence', (e) => presence.push(e.status))
+  // Joining and leaving over and over would broadcast presence to the whole room each time.
+  const answers: any[] = []
+  for (const event of ['room:join', 'room:leave', 'room:join', 'room:history', 'room:leave', 'room:join'] as const) {
+    answers.push(await request(alice.socket, event, { room: 'r' }))
+  }
+  t.same(answers.map((a) => a.ok), [true, true, true, true, false, false])
+  t.equal(answers[4].error.code, 'RATE_LIMITED')
+  t.ok(answers[4].error.retryAfterMs > 0 && answers[4].error.retryAfterMs <= 500, 'retryAfterMs says when')
+  const sent = await request(alice.socket, 'message:send', { room: 'r', text: 'still here' })
+  t.equal(sent.ok, true, 'sending is limited separately')
+  t.equal((await request(bob.socket, 'room:history', { room: 'r' })).ok, true, 'other users are left alone')
+  await new Promise((resolve) => setTimeout(resolve, answers[4].error.retryAfterMs + 20))
+  t.equal((await request(alice.socket, 'room:leave', { room: 'r' })).ok, true, 'after retryAfterMs it goes through')
+  await until(() => presence.length === 4, 5000, 'presence events')
+  t.same(presence, ['joined', 'left', 'joined', 'left'], 'none for the refused ones')
 })
 
 t.test('a rate of 0 turns the limit off', async (t) => {
