@@ -47,12 +47,16 @@ interface Server {
 }
 
 const children = new Set<ChildProcess>()
+/** Temporary directories to remove however the run ends. */
+const scratch = new Set<string>()
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL')
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true })
 })
-// Interrupted (Ctrl-C, or a timeout's SIGTERM sent to this process alone): exit, which stops
-// every server and load generator above rather than leaving them running.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
+// Interrupted (Ctrl-C, or a SIGTERM sent to this process alone): exit, which stops every
+// server and load generator above rather than leaving them running.
+process.once('SIGINT', () => process.exit(130))
+process.once('SIGTERM', () => process.exit(143))
 
 function launch(args: string[], env: Record<string, string>, cwd = root): ChildProcess {
   const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
@@ -393,6 +397,7 @@ async function withRedis<T>(fn: (url: string) => Promise<T>): Promise<T | undefi
   }
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'))
+  scratch.add(dir)
   const redis = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
   children.add(redis)
   await new Promise((r) => setTimeout(r, 300))
@@ -401,6 +406,7 @@ async function withRedis<T>(fn: (url: string) => Promise<T>): Promise<T | undefi
   } finally {
     redis.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
+    scratch.delete(dir)
   }
 }
 

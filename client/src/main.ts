@@ -86,7 +86,10 @@ async function sendJoin(room: RoomState): Promise<void> {
     // Too many joins at once (a reconnect with very many rooms): this one again when allowed.
     if (answer.error.code === 'RATE_LIMITED') {
       setTimeout(() => {
-        if (rooms.get(room.name) === room && !room.joined) void sendJoin(room)
+        if (rooms.get(room.name) !== room || room.joined) return
+        void sendJoin(room).then(() => {
+          if (room.joined) $('join-error').textContent = ''
+        })
       }, answer.error.retryAfterMs ?? 1000)
     }
     return

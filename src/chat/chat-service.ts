@@ -28,7 +28,7 @@ export interface SocketData {
   rooms: Set<string>
   /** Rate limit of `message:send` and `typing`. */
   bucket: TokenBucket
-  /** Rate limit of `room:join`, `room:leave` and `room:history`. */
+  /** Rate limit of `room:join` and `room:history`. */
   roomBucket: TokenBucket
 }
 
@@ -40,7 +40,7 @@ export type RateLimit = 'messages' | 'rooms'
 export interface ChatServiceOptions {
   messageRatePerSec: number
   messageBurst: number
-  /** Joins, leaves and history pages per second per connection (0: no limit), and the burst. */
+  /** Joins and history pages per second per connection (0: no limit), and the burst. */
   roomRatePerSec: number
   roomBurst: number
   maxConnectionsPerUser: number
@@ -96,8 +96,8 @@ export class ChatService {
   }
 
   /**
-   * Rate limits: `messages` for `message:send` and `typing`, `rooms` for joins, leaves and
-   * history pages (each of which can cost a broadcast to a whole room, or a page of history).
+   * Rate limits: `messages` for `message:send` and `typing`, `rooms` for joins and history
+   * pages (a join can cost a presence broadcast to the whole room, and a page of history).
    * Throws RATE_LIMITED when the bucket is empty.
    */
   throttle(socket: ChatSocket, limit: RateLimit): void {

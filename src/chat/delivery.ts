@@ -106,9 +106,8 @@ export class Deliverer {
   ) {
     this.quietMs = options.windowMs * QUIET_WINDOWS
     this.minSockets = options.minSockets ?? 1
-    const forget = (room: string) => this.recipients.delete(room)
-    adapter.on('join-room', forget)
-    adapter.on('leave-room', forget)
+    adapter.on('join-room', this.forgetRecipients)
+    adapter.on('leave-room', this.forgetRecipients)
     if (options.windowMs > 0) {
       // Forget the rooms that went quiet, so the map holds only the rooms active right now.
       this.sweeper = setInterval(() => this.forgetQuiet(), Math.max(1000, this.quietMs))
@@ -300,6 +299,12 @@ export class Deliverer {
   close(): void {
     this.flush()
     clearInterval(this.sweeper)
+    this.adapter.off('join-room', this.forgetRecipients)
+    this.adapter.off('leave-room', this.forgetRecipients)
+  }
+
+  private readonly forgetRecipients = (room: string): void => {
+    this.recipients.delete(room)
   }
 
   private write(room: string, messages: string[], traces: Array<Record<string, string>>, held?: Set<Corkable>): void {
@@ -379,13 +384,19 @@ export class Deliverer {
     if (list !== undefined) return list
     list = []
     const sockets = this.adapter.nsp.sockets
+    let complete = true
     for (const id of ids) {
       const socket = sockets.get(id)
-      if (socket === undefined) continue
+      if (socket === undefined) {
+        // In the room before its connection is complete (a middleware that joins): it gets
+        // nothing yet, and no list is kept, because no join event will come when it does.
+        complete = false
+        continue
+      }
       const conn = socket.conn as unknown as EngineSocket
       list.push({ conn, client: socket.client as unknown as EngineClient, transport: conn.transport, raw: directSocketOf(conn) })
     }
-    this.recipients.set(room, list)
+    if (complete) this.recipients.set(room, list)
     return list
   }
 }

@@ -89,11 +89,11 @@ type Handler = (socket: ChatSocket, payload: never) => Promise<object>
 interface Route {
   check: (value: unknown) => boolean
   describe: (value: unknown) => string
-  limit: RateLimit
+  limit: RateLimit | undefined
   run: Handler
 }
 
-function route(schema: TSchema, run: Handler, limit: RateLimit): Route {
+function route(schema: TSchema, run: Handler, limit: RateLimit | undefined): Route {
   const validator = Compile(schema)
   return {
     check: (value) => validator.Check(value),
@@ -114,7 +114,8 @@ export function createSocketHandlers(
   const { gate, hooks } = options
   const routes: Record<ClientEventName, Route> = {
     'room:join': route(JoinPayload, (s, p) => service.join(s, p), 'rooms'),
-    'room:leave': route(LeavePayload, (s, p) => service.leave(s, p), 'rooms'),
+    // Leaving is not limited: a leave that broadcasts needs a join before it, which is.
+    'room:leave': route(LeavePayload, (s, p) => service.leave(s, p), undefined),
     'message:send': route(sendPayloadSchema(options.maxMessageLength), (s, p) => service.send(s, p), 'messages'),
     'room:history': route(HistoryPayload, (s, p) => service.history(s, p), 'rooms'),
     typing: route(TypingPayload, (s, p) => service.typing(s, p), 'messages')
@@ -125,7 +126,7 @@ export function createSocketHandlers(
     if (gate.draining) throw new ChatError('UNAVAILABLE', 'The server is restarting; retry shortly')
     if (!r.check(payload)) throw new ChatError('INVALID_PAYLOAD', r.describe(payload))
     if (span.isRecording()) span.setAttribute('messaging.destination.name', (payload as { room: string }).room)
-    service.throttle(socket, r.limit)
+    if (r.limit !== undefined) service.throttle(socket, r.limit)
     return r.run(socket, payload as never)
   }
 

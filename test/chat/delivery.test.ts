@@ -453,3 +453,25 @@ t.test("a room's sockets are looked up again when one joins, leaves or changes t
   adapter.emit('leave-room', 'r', 'a')
   t.same(deliver(), ['b direct'], 'a socket that left gets nothing more')
 })
+
+t.test("a socket already in a room but not yet connected gets the room's packets once it is", async (t) => {
+  const got: string[] = []
+  const socket = (name: string) => ({
+    conn: {
+      readyState: 'open',
+      writeBuffer: [],
+      transport: { name: 'websocket', socket: { readyState: 1, _sender: { sendFrame: () => got.push(name) }, _socket: { cork() {}, uncork() {} } } }
+    }
+  })
+  // A middleware joined `b` to the room before its connection was complete: in the room, not
+  // yet among the namespace's sockets. No join event will come when it is added.
+  const adapter = fakeAdapter({ a: socket('a') }, { r: ['a', 'b'] })
+  const deliverer = new Deliverer(adapter as never, { windowMs: 0, onDelivered: () => {} })
+  t.teardown(() => deliverer.close())
+  deliverer.deliverJson('r', '{}', undefined)
+  t.same(got, ['a'])
+  adapter.nsp.sockets.set('b', { client: {}, ...socket('b') })
+  got.length = 0
+  deliverer.deliverJson('r', '{}', undefined)
+  t.same(got, ['a', 'b'])
+})

@@ -188,7 +188,7 @@ t.test('the rate limit answers RATE_LIMITED and leaves other users alone', async
   t.equal(history.ok, true, 'history has a limit of its own')
 })
 
-t.test('joins, leaves and history pages have a rate limit of their own', async (t) => {
+t.test('joins and history pages have a rate limit of their own; leaving has none', async (t) => {
   const { url } = await startApp(t, { ROOM_RATE_PER_SEC: '2', ROOM_BURST: '4' })
   const alice = await guest(t, url, 'Alice')
   const bob = await guest(t, url, 'Bob')
@@ -197,19 +197,28 @@ t.test('joins, leaves and history pages have a rate limit of their own', async (
   bob.socket.on('presence', (e) => presence.push(e.status))
   // Joining and leaving over and over would broadcast presence to the whole room each time.
   const answers: any[] = []
-  for (const event of ['room:join', 'room:leave', 'room:join', 'room:history', 'room:leave', 'room:join'] as const) {
-    answers.push(await request(alice.socket, event, { room: 'r' }))
+  for (let i = 0; i < 5; i++) {
+    answers.push(await request(alice.socket, 'room:join', { room: 'r' }))
+    answers.push(await request(alice.socket, 'room:leave', { room: 'r' }))
   }
-  t.same(answers.map((a) => a.ok), [true, true, true, true, false, false])
-  t.equal(answers[4].error.code, 'RATE_LIMITED')
-  t.ok(answers[4].error.retryAfterMs > 0 && answers[4].error.retryAfterMs <= 500, 'retryAfterMs says when')
-  const sent = await request(alice.socket, 'message:send', { room: 'r', text: 'still here' })
-  t.equal(sent.ok, true, 'sending is limited separately')
+  t.same(answers.map((a) => a.ok), [true, true, true, true, true, true, true, true, false, true], 'the fifth join is refused, no leave is')
+  const refused = answers[8].error
+  t.equal(refused.code, 'RATE_LIMITED')
+  t.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 500, 'retryAfterMs says when')
+  t.equal((await request(alice.socket, 'room:history', { room: 'r' })).error.code, 'RATE_LIMITED', 'history shares the bucket')
   t.equal((await request(bob.socket, 'room:history', { room: 'r' })).ok, true, 'other users are left alone')
-  await new Promise((resolve) => setTimeout(resolve, answers[4].error.retryAfterMs + 20))
-  t.equal((await request(alice.socket, 'room:leave', { room: 'r' })).ok, true, 'after retryAfterMs it goes through')
-  await until(() => presence.length === 4, 5000, 'presence events')
-  t.same(presence, ['joined', 'left', 'joined', 'left'], 'none for the refused ones')
+  t.equal((await request(bob.socket, 'message:send', { room: 'r', text: 'hi' })).ok, true, 'sending is limited separately')
+  await new Promise((resolve) => setTimeout(resolve, refused.retryAfterMs + 20))
+  t.equal((await request(alice.socket, 'room:join', { room: 'r' })).ok, true, 'after retryAfterMs a join goes through')
+  await until(() => presence.length === 9, 5000, 'presence events')
+  t.same(presence, [...Array(4).fill(['joined', 'left']).flat(), 'joined'], 'none for the refused join (nor the leave after it)')
+})
+
+t.test('ROOM_RATE_PER_SEC=0 turns the room limit off', async (t) => {
+  const { url } = await startApp(t, { ROOM_RATE_PER_SEC: '0', ROOM_BURST: '1' })
+  const alice = await guest(t, url, 'Alice')
+  const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => request(alice.socket, 'room:join', { room: `r${i}` })))
+  t.ok(answers.every((a) => a.ok), '30 joins at once')
 })
 
 t.test('a rate of 0 turns the limit off', async (t) => {
