@@ -157,12 +157,16 @@ function incoming(messages: Message[]): void {
 }
 
 /** A hole in the seqs (a missed broadcast): read what is missing instead of living with it. */
-async function fillGap(room: RoomState): Promise<void> {
-  const after = room.lastSeq()
+async function fillGap(room: RoomState, after = room.lastSeq()): Promise<void> {
   const answer = await socket?.timeout(ACK_TIMEOUT_MS).emitWithAck('room:history', { room: room.name, after, limit: 200 }).catch(() => undefined)
   if (answer?.ok) {
     room.add(answer.messages)
     render()
+  } else if (answer?.error.code === 'RATE_LIMITED') {
+    // The same hole again when allowed (what arrived since does not fill it).
+    setTimeout(() => {
+      if (rooms.get(room.name) === room) void fillGap(room, after)
+    }, answer.error.retryAfterMs ?? 1000)
   }
 }
 

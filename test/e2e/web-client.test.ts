@@ -129,6 +129,25 @@ t.test('a rate limit is explained in words and the send retried by itself, store
   t.equal(await ada.locator('#join-error').innerText(), '', 'no stray error shown')
 })
 
+t.test('a join refused for rate is explained and retried by itself', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const { url } = await startApp(t, { ROOM_RATE_PER_SEC: '1', ROOM_BURST: '1' })
+  // Signing in joins #general, which takes the one token there is.
+  const ada = await person(t, browser, url, 'Ada')
+  await ada.getByLabel('Join or create a room').fill('random')
+  await ada.getByRole('button', { name: 'Join', exact: true }).click()
+  await ada.locator('#join-error', { hasText: "You're sending too fast" }).waitFor()
+  t.pass('the refusal is explained in words')
+  await ada.locator('#join-error:empty').waitFor({ state: 'attached', timeout: 10_000 })
+  t.pass('and the error goes once the join went through')
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'random' })
+  await request(bob.socket, 'message:send', { room: 'random', text: 'in random' })
+  await message(ada, 'in random').waitFor()
+  t.pass('Ada is in #random')
+})
+
 t.test('a message that looks like HTML is shown as text and runs nothing', async (t) => {
   const browser = await launch(t)
   if (browser === undefined) return
