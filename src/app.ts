@@ -40,6 +40,11 @@ function errorReply(statusCode: number, code: string, message: string) {
   return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }
 
+/** Trusts the first `hops` proxies in front of the service (what Fastify does with a number). */
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops
+}
+
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
@@ -54,7 +59,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     return503OnClosing: false,
     // Once the drain is done, nothing (a stalled upload, an unread response) may hold the exit.
     forceCloseConnections: true,
-    bodyLimit: 16 * 1024
+    bodyLimit: 16 * 1024,
+    // Behind a load balancer: which hops' X-Forwarded-For names the client (per-address limits).
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy
   })
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
@@ -107,7 +114,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     drainTimeoutMs: Math.floor(config.shutdownGraceMs * 0.4),
     hooks: options.hooks
   })
-  await app.register(sessionRoutes, { guestSessions: config.guestSessions })
+  await app.register(sessionRoutes, { guestSessions: config.guestSessions, ratePerMin: config.sessionRatePerMin })
   await app.register(roomRoutes)
   await app.register(staticClientPlugin)
   return app

@@ -1,6 +1,7 @@
 // The only reader of process.env. Every variable is parsed and checked once, here, so the rest
 // of the code gets one typed object and a bad value stops the boot with a line naming it.
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 
 export interface Config {
   port: number
@@ -12,6 +13,10 @@ export interface Config {
   jwtSecretGenerated: boolean
   tokenTtlSeconds: number
   guestSessions: boolean
+  /** Guest sign-ins per minute from one client address (0: no limit). */
+  sessionRatePerMin: number
+  /** Fastify's `trustProxy`: which proxies' X-Forwarded-For gives the client's address. */
+  trustProxy: boolean | number | string[]
   corsOrigins: string[] | undefined
   historyLimit: number
   maxMessageLength: number
@@ -98,6 +103,33 @@ function origins(env: Env, name: string): string[] | undefined {
   })
 }
 
+/** Named ranges that proxy-addr (behind Fastify's `trustProxy`) understands. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal']
+
+/**
+ * false (no proxy: the peer's address is the client's), true (trust every hop), a number of
+ * hops, or the proxies' addresses and CIDR ranges, comma-separated.
+ */
+function trustProxy(env: Env, name: string): boolean | number | string[] {
+  const raw = read(env, name)
+  if (raw === undefined) return false
+  if (/^\d+$/.test(raw)) return Number(raw)
+  const lower = raw.toLowerCase()
+  if (['true', 'yes', 'on'].includes(lower)) return true
+  if (['false', 'no', 'off'].includes(lower)) return false
+  return raw.split(',').map((entry) => {
+    const value = entry.trim()
+    const [address = '', prefix, extra] = value.split('/')
+    const family = isIP(address)
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32))
+    if (PROXY_RANGES.includes(value.toLowerCase())) return value.toLowerCase()
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError(name, `entries must be addresses, CIDR ranges or ${PROXY_RANGES.join('/')}, got ${JSON.stringify(value)}`)
+    }
+    return value
+  })
+}
+
 function redisUrl(env: Env, name: string): string | undefined {
   const raw = read(env, name)
   if (raw === undefined) return undefined
@@ -132,6 +164,8 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecretGenerated: secret === undefined,
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 86_400, 60, 31_536_000),
     guestSessions: bool(env, 'GUEST_SESSIONS', true),
+    sessionRatePerMin: int(env, 'SESSION_RATE_PER_MIN', 30, 0, 1_000_000),
+    trustProxy: trustProxy(env, 'TRUST_PROXY'),
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     historyLimit: int(env, 'HISTORY_LIMIT', 1000, 1, 1_000_000),
     maxMessageLength,

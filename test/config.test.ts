@@ -10,6 +10,8 @@ t.test('defaults follow the contract', async (t) => {
     redisUrl: undefined,
     jwtSecretGenerated: true,
     guestSessions: true,
+    sessionRatePerMin: 30,
+    trustProxy: false,
     corsOrigins: undefined,
     historyLimit: 1000,
     maxMessageLength: 2000,
@@ -34,6 +36,8 @@ t.test('values are read and typed', async (t) => {
     REDIS_URL: 'redis://localhost:6379/0',
     JWT_SECRET: 's'.repeat(32),
     GUEST_SESSIONS: 'false',
+    SESSION_RATE_PER_MIN: '5',
+    TRUST_PROXY: '10.0.0.0/8, 127.0.0.1, loopback, fd00::/8',
     CORS_ORIGINS: 'https://a.example.com, http://localhost:5173',
     HISTORY_LIMIT: '50',
     MAX_MESSAGE_LENGTH: '500',
@@ -56,6 +60,8 @@ t.test('values are read and typed', async (t) => {
     jwtSecret: 's'.repeat(32),
     jwtSecretGenerated: false,
     guestSessions: false,
+    sessionRatePerMin: 5,
+    trustProxy: ['10.0.0.0/8', '127.0.0.1', 'loopback', 'fd00::/8'],
     corsOrigins: ['https://a.example.com', 'http://localhost:5173'],
     historyLimit: 50,
     maxMessageLength: 500,
@@ -71,6 +77,8 @@ t.test('values are read and typed', async (t) => {
     shutdownGraceMs: 2500
   })
   t.equal(loadConfig({ MESSAGE_RATE_PER_SEC: '0' }).messageRatePerSec, 0, '0 turns the limit off')
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true, 'TRUST_PROXY=true trusts every hop')
+  t.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2, 'a number is a count of hops')
   t.equal(loadConfig({ PORT: '  ' }).port, 3000, 'blank is unset')
 })
 
@@ -91,6 +99,10 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ MESSAGE_RATE_PER_SEC: '-1' }, 'MESSAGE_RATE_PER_SEC'],
   [{ MESSAGE_BURST: '-1' }, 'MESSAGE_BURST'],
   [{ MESSAGE_BURST: '0' }, 'MESSAGE_BURST'],
+  [{ SESSION_RATE_PER_MIN: '-1' }, 'SESSION_RATE_PER_MIN'],
+  [{ TRUST_PROXY: 'proxy.example.com' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '10.0.0.0/40' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '10.0.0.1/8/8' }, 'TRUST_PROXY'],
   [{ ROOM_RATE_PER_SEC: '-1' }, 'ROOM_RATE_PER_SEC'],
   [{ ROOM_BURST: '0' }, 'ROOM_BURST'],
   [{ MAX_CONNECTIONS_PER_USER: '0' }, 'MAX_CONNECTIONS_PER_USER'],

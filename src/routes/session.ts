@@ -1,5 +1,6 @@
 // Guest sign-in: pick a name, get an access token.
 import { randomUUID } from 'node:crypto'
+import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { ChatError } from '../errors.js'
@@ -28,11 +29,19 @@ export function checkName(raw: string): string {
   return name
 }
 
-export default async function sessionRoutes(fastify: FastifyInstance, options: { guestSessions: boolean }) {
+export default async function sessionRoutes(fastify: FastifyInstance, options: { guestSessions: boolean; ratePerMin: number }) {
+  // Guest identities cost nothing to make, and each may hold connections: a limit per client
+  // address (TRUST_PROXY says which address that is behind a load balancer).
+  await fastify.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new ChatError('RATE_LIMITED', `Too many sign-ins from your address; try again in ${Math.ceil(context.ttl / 1000)} s`, context.ttl)
+  })
   fastify.post<{ Body: { name: string } }>(
     '/api/session',
     {
-      schema: { body: SessionBody, response: { 201: SessionReply, '4xx': ErrorResponse } }
+      schema: { body: SessionBody, response: { 201: SessionReply, '4xx': ErrorResponse } },
+      config: options.ratePerMin > 0 ? { rateLimit: { max: options.ratePerMin, timeWindow: 60_000 } } : {}
     },
     async function createSession(request, reply) {
       if (!options.guestSessions) throw new ChatError('NOT_FOUND', 'Guest sessions are turned off')

@@ -80,3 +80,26 @@ t.test('unknown routes answer 404 JSON; a 5xx leaks nothing internal', async (t)
   const body = await boom.json()
   t.same(body, { statusCode: 500, code: 'INTERNAL', error: 'Internal Server Error', message: 'Internal server error' })
 })
+
+t.test('guest sign-ins are limited per client address, which TRUST_PROXY says how to find', async (t) => {
+  const body = JSON.stringify({ name: 'Someone' })
+  const from = (address: string) => ({ 'content-type': 'application/json', 'x-forwarded-for': address })
+
+  const direct = await startApp(t, { SESSION_RATE_PER_MIN: '3' })
+  const answers = []
+  // Without a trusted proxy the header is the client's own word: it changes nothing.
+  for (let i = 0; i < 4; i++) answers.push(await post(direct.url, body, from(`198.51.100.${i}`)))
+  t.same(answers.map((a) => a.status), [201, 201, 201, 429])
+  t.match(answers[3]!.body, { statusCode: 429, code: 'RATE_LIMITED', message: /Too many sign-ins from your address; try again in \d+ s/ })
+
+  const proxied = await startApp(t, { SESSION_RATE_PER_MIN: '3', TRUST_PROXY: 'loopback' })
+  for (let i = 0; i < 3; i++) t.equal((await post(proxied.url, body, from('198.51.100.7'))).status, 201)
+  const refused = await fetch(`${proxied.url}/api/session`, { method: 'POST', headers: from('198.51.100.7'), body })
+  t.equal(refused.status, 429, 'behind a trusted proxy, the forwarded address is limited')
+  t.ok(Number(refused.headers.get('retry-after')) > 0, 'with Retry-After')
+  t.equal((await post(proxied.url, body, from('203.0.113.9'))).status, 201, 'and another address is not')
+
+  const open = await startApp(t, { SESSION_RATE_PER_MIN: '0' })
+  const many = await Promise.all(Array.from({ length: 40 }, () => post(open.url, body)))
+  t.ok(many.every((a) => a.status === 201), 'SESSION_RATE_PER_MIN=0 turns the limit off')
+})
