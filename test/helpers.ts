@@ -41,7 +41,27 @@ export async function startApp(
   options.prepare?.(app)
   t.teardown(() => app.close())
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  // With Redis, the node is ready once its store connection is (before that, every store call
+  // is refused UNAVAILABLE, as it should be): wait as a load balancer would.
+  if (config.redisUrl !== undefined) await untilReady(address)
   return { app, url: address, config }
+}
+
+/** Resolves once GET /readyz answers `status` (200 or 503). */
+export async function untilReady(url: string, status = 200, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const got = await fetch(`${url}/readyz`).then(
+      async (r) => {
+        await r.arrayBuffer()
+        return r.status
+      },
+      () => 0
+    )
+    if (got === status) return
+    if (Date.now() > deadline) throw new Error(`${url}/readyz never answered ${status} (last: ${got})`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }
 
 /** A logger that keeps every line, parsed, for assertions on the audit trail. */

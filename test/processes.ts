@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import { freePort, TEST_SECRET } from './helpers.js'
 
+export { untilReady } from './helpers.js'
+
 export const serverEntry = fileURLToPath(new URL('../dist/server/server.js', import.meta.url))
 
 export interface Node {
@@ -55,23 +57,6 @@ export async function startNode(
     await new Promise((r) => setTimeout(r, 25))
   }
   return { port, url, proc, logs, exited }
-}
-
-/** Resolves once GET /readyz answers `status` (200 or 503). */
-export async function untilReady(url: string, status = 200, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const got = await fetch(`${url}/readyz`).then(
-      async (r) => {
-        await r.arrayBuffer()
-        return r.status
-      },
-      () => 0
-    )
-    if (got === status) return
-    if (Date.now() > deadline) throw new Error(`${url}/readyz never answered ${status} (last: ${got})`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 /**
