@@ -73,7 +73,10 @@ async function joinRoom(name: string, open = true): Promise<void> {
   if (socket?.connected) await sendJoin(room)
 }
 
-async function sendJoin(room: RoomState): Promise<void> {
+/** The longest a refused join waits before it is tried again (the wait doubles from 1 s). */
+const JOIN_RETRY_MAX_MS = 30_000
+
+async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
   if (socket === undefined) return
   const since = room.messages.size > 0 ? room.lastSeq() : undefined
   const answer = await socket
@@ -83,14 +86,17 @@ async function sendJoin(room: RoomState): Promise<void> {
   if (answer === undefined) return // disconnected meanwhile: the next connect rejoins
   if (!answer.ok) {
     $('join-error').textContent = describeError(answer.error)
-    // Too many joins at once (a reconnect with very many rooms): this one again when allowed.
-    if (answer.error.code === 'RATE_LIMITED') {
+    // Too many joins at once (a reconnect with very many rooms), or the store is away for a
+    // moment: this one again later, when allowed or after a wait that doubles each time.
+    const { code, retryAfterMs } = answer.error
+    if (code === 'RATE_LIMITED' || code === 'UNAVAILABLE') {
+      const backoff = Math.min(JOIN_RETRY_MAX_MS, 1000 * 2 ** attempt) * (0.75 + Math.random() / 2)
       setTimeout(() => {
-        if (rooms.get(room.name) !== room || room.joined) return
-        void sendJoin(room).then(() => {
+        if (rooms.get(room.name) !== room || room.joined || socket?.connected !== true) return
+        void sendJoin(room, attempt + 1).then(() => {
           if (room.joined) $('join-error').textContent = ''
         })
-      }, answer.error.retryAfterMs ?? 1000)
+      }, code === 'RATE_LIMITED' ? (retryAfterMs ?? 1000) : backoff)
     }
     return
   }

@@ -148,6 +148,26 @@ t.test('a join refused for rate is explained and retried by itself', async (t) =
   t.pass('Ada is in #random')
 })
 
+t.test('a join refused while Redis is away is tried again by itself once it is back', async (t) => {
+  const browser = await launch(t)
+  const redis = await startRedis(t)
+  if (browser === undefined || redis === undefined) return
+  const { url } = await startApp(t, { REDIS_URL: redis.url })
+  const ada = await person(t, browser, url, 'Ada')
+  await redis.stop()
+  await ada.getByLabel('Join or create a room').fill('random')
+  await ada.getByRole('button', { name: 'Join', exact: true }).click()
+  await ada.locator('#join-error', { hasText: "can't store messages right now" }).waitFor()
+  t.pass('the refusal is explained in words')
+  await redis.start()
+  await ada.locator('#join-error:empty').waitFor({ state: 'attached', timeout: 20_000 })
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'random' })
+  await request(bob.socket, 'message:send', { room: 'random', text: 'Redis is back' })
+  await message(ada, 'Redis is back').waitFor()
+  t.pass('Ada joined #random once Redis was back')
+})
+
 t.test('a message that looks like HTML is shown as text and runs nothing', async (t) => {
   const browser = await launch(t)
   if (browser === undefined) return
