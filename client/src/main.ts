@@ -73,8 +73,18 @@ async function joinRoom(name: string, open = true): Promise<void> {
   if (socket?.connected) await sendJoin(room)
 }
 
-/** The longest a refused join waits before it is tried again (the wait doubles from 1 s). */
-const JOIN_RETRY_MAX_MS = 30_000
+/** The longest a refused join or gap fill waits before it is tried again (the wait doubles from 1 s). */
+const RETRY_MAX_MS = 30_000
+
+/**
+ * Runs `again` later if a refusal is worth trying again (too many requests at once, or the
+ * store away for a moment): when allowed, or after a wait that doubles with each attempt.
+ */
+function retryLater(error: ErrorBody, attempt: number, again: () => void): void {
+  if (error.code !== 'RATE_LIMITED' && error.code !== 'UNAVAILABLE') return
+  const backoff = Math.min(RETRY_MAX_MS, 1000 * 2 ** attempt) * (0.75 + Math.random() / 2)
+  setTimeout(again, error.code === 'RATE_LIMITED' ? (error.retryAfterMs ?? 1000) : backoff)
+}
 
 async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
   if (socket === undefined) return
@@ -86,18 +96,13 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
   if (answer === undefined) return // disconnected meanwhile: the next connect rejoins
   if (!answer.ok) {
     $('join-error').textContent = describeError(answer.error)
-    // Too many joins at once (a reconnect with very many rooms), or the store is away for a
-    // moment: this one again later, when allowed or after a wait that doubles each time.
-    const { code, retryAfterMs } = answer.error
-    if (code === 'RATE_LIMITED' || code === 'UNAVAILABLE') {
-      const backoff = Math.min(JOIN_RETRY_MAX_MS, 1000 * 2 ** attempt) * (0.75 + Math.random() / 2)
-      setTimeout(() => {
-        if (rooms.get(room.name) !== room || room.joined || socket?.connected !== true) return
-        void sendJoin(room, attempt + 1).then(() => {
-          if (room.joined) $('join-error').textContent = ''
-        })
-      }, code === 'RATE_LIMITED' ? (retryAfterMs ?? 1000) : backoff)
-    }
+    // Too many joins at once (a reconnect with very many rooms), or the store away: again later.
+    retryLater(answer.error, attempt, () => {
+      if (rooms.get(room.name) !== room || room.joined || socket?.connected !== true) return
+      void sendJoin(room, attempt + 1).then(() => {
+        if (room.joined) $('join-error').textContent = ''
+      })
+    })
     return
   }
   room.joined = true
@@ -163,16 +168,16 @@ function incoming(messages: Message[]): void {
 }
 
 /** A hole in the seqs (a missed broadcast): read what is missing instead of living with it. */
-async function fillGap(room: RoomState, after = room.lastSeq()): Promise<void> {
+async function fillGap(room: RoomState, after = room.lastSeq(), attempt = 0): Promise<void> {
   const answer = await socket?.timeout(ACK_TIMEOUT_MS).emitWithAck('room:history', { room: room.name, after, limit: 200 }).catch(() => undefined)
   if (answer?.ok) {
     room.add(answer.messages)
     render()
-  } else if (answer?.error.code === 'RATE_LIMITED') {
-    // The same hole again when allowed (what arrived since does not fill it).
-    setTimeout(() => {
-      if (rooms.get(room.name) === room) void fillGap(room, after)
-    }, answer.error.retryAfterMs ?? 1000)
+  } else if (answer !== undefined) {
+    // The same hole again later (what arrived since does not fill it).
+    retryLater(answer.error, attempt, () => {
+      if (rooms.get(room.name) === room && socket?.connected === true) void fillGap(room, after, attempt + 1)
+    })
   }
 }
 
