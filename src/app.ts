@@ -40,11 +40,6 @@ function errorReply(statusCode: number, code: string, message: string) {
   return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }
 
-/** Trusts the first `hops` proxies in front of the service (what Fastify does with a number). */
-function trustHops(hops: number): (address: string, hop: number) => boolean {
-  return (_address, hop) => hop < hops
-}
-
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
@@ -61,7 +56,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     forceCloseConnections: true,
     bodyLimit: 16 * 1024,
     // Behind a load balancer: which hops' X-Forwarded-For names the client (per-address limits).
-    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy
+    trustProxy: config.trustProxy
   })
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 

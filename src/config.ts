@@ -16,7 +16,7 @@ export interface Config {
   /** Guest sign-ins per minute from one client address (0: no limit). */
   sessionRatePerMin: number
   /** Fastify's `trustProxy`: which proxies' X-Forwarded-For gives the client's address. */
-  trustProxy: boolean | number | string[]
+  trustProxy: boolean | string[]
   corsOrigins: string[] | undefined
   historyLimit: number
   maxMessageLength: number
@@ -107,21 +107,25 @@ function origins(env: Env, name: string): string[] | undefined {
 const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal']
 
 /**
- * false (no proxy: the peer's address is the client's), true (trust every hop), a number of
- * hops, or the proxies' addresses and CIDR ranges, comma-separated.
+ * false (no proxy: the peer's address is the client's), true (trust every hop), or the proxies'
+ * addresses and CIDR ranges, comma-separated. No hop counts: a count trusts whoever connects,
+ * so a client reaching the node directly could name any address (Fastify refuses them too).
  */
-function trustProxy(env: Env, name: string): boolean | number | string[] {
+function trustProxy(env: Env, name: string): boolean | string[] {
   const raw = read(env, name)
   if (raw === undefined) return false
-  if (/^\d+$/.test(raw)) return Number(raw)
   const lower = raw.toLowerCase()
   if (['true', 'yes', 'on'].includes(lower)) return true
-  if (['false', 'no', 'off'].includes(lower)) return false
+  if (['false', 'no', 'off', '0'].includes(lower)) return false
+  if (/^\d+$/.test(raw)) {
+    throw new ConfigError(name, "takes the proxies' addresses or CIDR ranges, not a count of hops (a count would trust any peer)")
+  }
   return raw.split(',').map((entry) => {
     const value = entry.trim()
     const [address = '', prefix, extra] = value.split('/')
     const family = isIP(address)
-    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32))
+    // At least /1: a /0 range is every address (say `true`), and proxy-addr refuses it.
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 6 ? 128 : 32))
     if (PROXY_RANGES.includes(value.toLowerCase())) return value.toLowerCase()
     if (family === 0 || !prefixOk || extra !== undefined) {
       throw new ConfigError(name, `entries must be addresses, CIDR ranges or ${PROXY_RANGES.join('/')}, got ${JSON.stringify(value)}`)

@@ -78,7 +78,7 @@ t.test('values are read and typed', async (t) => {
   })
   t.equal(loadConfig({ MESSAGE_RATE_PER_SEC: '0' }).messageRatePerSec, 0, '0 turns the limit off')
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true, 'TRUST_PROXY=true trusts every hop')
-  t.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2, 'a number is a count of hops')
+  t.equal(loadConfig({ TRUST_PROXY: '0' }).trustProxy, false, '0 trusts no proxy')
   t.equal(loadConfig({ PORT: '  ' }).port, 3000, 'blank is unset')
 })
 
@@ -103,6 +103,9 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ TRUST_PROXY: 'proxy.example.com' }, 'TRUST_PROXY'],
   [{ TRUST_PROXY: '10.0.0.0/40' }, 'TRUST_PROXY'],
   [{ TRUST_PROXY: '10.0.0.1/8/8' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '1' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '0.0.0.0/0' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '::/0' }, 'TRUST_PROXY'],
   [{ ROOM_RATE_PER_SEC: '-1' }, 'ROOM_RATE_PER_SEC'],
   [{ ROOM_BURST: '0' }, 'ROOM_BURST'],
   [{ MAX_CONNECTIONS_PER_USER: '0' }, 'MAX_CONNECTIONS_PER_USER'],

@@ -62,10 +62,10 @@ function showNote(text: string | undefined): void {
 
 async function joinRoom(name: string, open = true): Promise<void> {
   if (!ROOM_PATTERN.test(name)) {
-    $('join-error').textContent = 'Room names are 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit.'
+    showJoinError('Room names are 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit.')
     return
   }
-  $('join-error').textContent = ''
+  showJoinError(undefined)
   let room = rooms.get(name)
   if (room === undefined) rooms.set(name, (room = new RoomState(name)))
   if (open) active = name
@@ -78,16 +78,31 @@ const RETRY_MAX_MS = 30_000
 
 /**
  * Runs `again` later if a refusal is worth trying again (too many requests at once, or the
- * store away for a moment): when allowed, or after a wait that doubles with each attempt.
+ * store away for a moment): when allowed, or after a wait that doubles with each attempt;
+ * both jittered, so that many refused at once do not come back at once. Returns the timer.
  */
-function retryLater(error: ErrorBody, attempt: number, again: () => void): void {
-  if (error.code !== 'RATE_LIMITED' && error.code !== 'UNAVAILABLE') return
-  const backoff = Math.min(RETRY_MAX_MS, 1000 * 2 ** attempt) * (0.75 + Math.random() / 2)
-  setTimeout(again, error.code === 'RATE_LIMITED' ? (error.retryAfterMs ?? 1000) : backoff)
+function retryLater(error: ErrorBody, attempt: number, again: () => void): ReturnType<typeof setTimeout> | undefined {
+  if (error.code !== 'RATE_LIMITED' && error.code !== 'UNAVAILABLE') return undefined
+  const wait = error.code === 'RATE_LIMITED' ? (error.retryAfterMs ?? 1000) : Math.min(RETRY_MAX_MS, 1000 * 2 ** Math.min(attempt, 5))
+  return setTimeout(again, wait * (0.75 + Math.random() / 2) + (error.code === 'RATE_LIMITED' ? wait / 4 : 0))
+}
+
+/** Each room's pending retry of a refused join: never more than one per room. */
+const joinRetries = new Map<RoomState, ReturnType<typeof setTimeout>>()
+/** Rooms with a gap fill under way (asked, or waiting to ask again): one at a time. */
+const filling = new Set<RoomState>()
+/** The room a shown join error is about, if it came from a refused join. */
+let joinErrorRoom: string | undefined
+
+function showJoinError(text: string | undefined, room?: string): void {
+  $('join-error').textContent = text ?? ''
+  joinErrorRoom = room
 }
 
 async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
   if (socket === undefined) return
+  clearTimeout(joinRetries.get(room))
+  joinRetries.delete(room)
   const since = room.messages.size > 0 ? room.lastSeq() : undefined
   const answer = await socket
     .timeout(ACK_TIMEOUT_MS)
@@ -95,17 +110,19 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
     .catch(() => undefined)
   if (answer === undefined) return // disconnected meanwhile: the next connect rejoins
   if (!answer.ok) {
-    $('join-error').textContent = describeError(answer.error)
+    showJoinError(describeError(answer.error), room.name)
     // Too many joins at once (a reconnect with very many rooms), or the store away: again later.
-    retryLater(answer.error, attempt, () => {
-      if (rooms.get(room.name) !== room || room.joined || socket?.connected !== true) return
-      void sendJoin(room, attempt + 1).then(() => {
-        if (room.joined) $('join-error').textContent = ''
-      })
+    const retry = retryLater(answer.error, attempt, () => {
+      joinRetries.delete(room)
+      if (rooms.get(room.name) === room && !room.joined && socket?.connected === true) void sendJoin(room, attempt + 1)
     })
+    clearTimeout(joinRetries.get(room))
+    if (retry === undefined) joinRetries.delete(room)
+    else joinRetries.set(room, retry)
     return
   }
   room.joined = true
+  if (joinErrorRoom === room.name) showJoinError(undefined)
   refreshPublicRoomsSoon()
   room.members.clear()
   for (const m of answer.members) room.members.set(m.id, m)
@@ -169,16 +186,22 @@ function incoming(messages: Message[]): void {
 
 /** A hole in the seqs (a missed broadcast): read what is missing instead of living with it. */
 async function fillGap(room: RoomState, after = room.lastSeq(), attempt = 0): Promise<void> {
+  if (attempt === 0 && filling.has(room)) return
+  filling.add(room)
   const answer = await socket?.timeout(ACK_TIMEOUT_MS).emitWithAck('room:history', { room: room.name, after, limit: 200 }).catch(() => undefined)
   if (answer?.ok) {
     room.add(answer.messages)
     render()
-  } else if (answer !== undefined) {
-    // The same hole again later (what arrived since does not fill it).
-    retryLater(answer.error, attempt, () => {
-      if (rooms.get(room.name) === room && socket?.connected === true) void fillGap(room, after, attempt + 1)
-    })
   }
+  // Refused: the same hole again later, while it is still there (a rejoin may fill it first).
+  const retry =
+    answer !== undefined && !answer.ok
+      ? retryLater(answer.error, attempt, () => {
+          filling.delete(room)
+          if (rooms.get(room.name) === room && socket?.connected === true && room.lastSeq() === after) void fillGap(room, after, attempt + 1)
+        })
+      : undefined
+  if (retry === undefined) filling.delete(room)
 }
 
 async function loadOlder(): Promise<void> {
@@ -340,7 +363,7 @@ function connect(current: Session): void {
   socket.on('chat:error', (error) => {
     // A typing indicator that was refused (rate limit) is not worth a word to the user.
     if (error.event === 'typing') return
-    $('join-error').textContent = describeError(error)
+    showJoinError(describeError(error))
   })
 }
 
