@@ -109,7 +109,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     drainTimeoutMs: Math.floor(config.shutdownGraceMs * 0.4),
     hooks: options.hooks
   })
-  await app.register(sessionRoutes, { guestSessions: config.guestSessions, ratePerMin: config.sessionRatePerMin })
+  await app.register(sessionRoutes, { guestSessions: config.guestSessions, ratePerMin: config.sessionRatePerMin, redis: app.redisClient })
   await app.register(roomRoutes)
   await app.register(staticClientPlugin)
   return app

@@ -13,6 +13,8 @@ declare module 'fastify' {
     store: ChatStore
     /** The Socket.IO adapter factory for cluster mode; undefined on a single node. */
     clusterAdapter: ReturnType<typeof createAdapter> | undefined
+    /** The store's Redis connection in cluster mode, for other per-cluster counts (rate limits). */
+    redisClient: Redis | undefined
   }
 }
 
@@ -69,6 +71,7 @@ export default fp(
       const store = options.store ?? new MemoryStore(options.historyLimit)
       fastify.decorate('store', store)
       fastify.decorate('clusterAdapter', undefined)
+      fastify.decorate('redisClient', undefined)
       fastify.addHook('onClose', async function closeStore() {
         await store.close()
       })
@@ -128,6 +131,17 @@ export default fp(
     // Announce this node once connected, and again after every reconnection.
     client.on('ready', () => store.start())
     fastify.decorate('store', store)
+    fastify.decorate('redisClient', client)
+    // The adapter makes its own connections from this one (a stream reader, a subscriber). They
+    // are closed with the rest: the adapter lets its reader go only after a read returns, which
+    // never happens while Redis is away, and its reconnection timer would keep the process up.
+    const duplicates: Redis[] = []
+    const duplicate = adapterClient.duplicate.bind(adapterClient)
+    adapterClient.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
+      const made = duplicate(...args)
+      duplicates.push(made)
+      return made
+    }) as Redis['duplicate']
     // A short blocking read, so the reader notices a close within a second.
     fastify.decorate(
       'clusterAdapter',
@@ -142,6 +156,7 @@ export default fp(
       await store.close()
       client.disconnect()
       adapterClient.disconnect()
+      for (const made of duplicates) made.disconnect()
     })
   },
   { name: 'store', dependencies: ['metrics'] }

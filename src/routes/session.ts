@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
 import Type from 'typebox'
 import { ChatError } from '../errors.js'
 import { ErrorResponse } from './schemas.js'
@@ -29,11 +30,23 @@ export function checkName(raw: string): string {
   return name
 }
 
-export default async function sessionRoutes(fastify: FastifyInstance, options: { guestSessions: boolean; ratePerMin: number }) {
+export interface SessionRouteOptions {
+  guestSessions: boolean
+  /** Sign-ins per minute from one client address (0: no limit). */
+  ratePerMin: number
+  /** In cluster mode, where the count is kept, so that it holds across nodes. */
+  redis?: Redis
+}
+
+export default async function sessionRoutes(fastify: FastifyInstance, options: SessionRouteOptions) {
   // Guest identities cost nothing to make, and each may hold connections: a limit per client
-  // address (TRUST_PROXY says which address that is behind a load balancer).
+  // address (TRUST_PROXY says which address that is behind a load balancer), counted in Redis
+  // in a cluster. Sign-in needs nothing else from Redis, so while it is away nobody is refused.
   await fastify.register(rateLimit, {
     global: false,
+    redis: options.redis,
+    nameSpace: 'chat:ratelimit:session:',
+    skipOnError: true,
     errorResponseBuilder: (_request, context) =>
       new ChatError('RATE_LIMITED', `Too many sign-ins from your address; try again in ${Math.ceil(context.ttl / 1000)} s`, context.ttl)
   })

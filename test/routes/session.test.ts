@@ -1,5 +1,6 @@
 import t from 'tap'
 import { client, connect, startApp } from '../helpers.js'
+import { startRedis } from '../redis-server.js'
 
 async function post(url: string, body: string | undefined, headers: Record<string, string> = { 'content-type': 'application/json' }) {
   const res = await fetch(`${url}/api/session`, { method: 'POST', headers, body })
@@ -102,4 +103,17 @@ t.test('guest sign-ins are limited per client address, which TRUST_PROXY says ho
   const open = await startApp(t, { SESSION_RATE_PER_MIN: '0' })
   const many = await Promise.all(Array.from({ length: 40 }, () => post(open.url, body)))
   t.ok(many.every((a) => a.status === 201), 'SESSION_RATE_PER_MIN=0 turns the limit off')
+})
+
+t.test('with Redis the sign-in limit holds across nodes, and nobody is refused while Redis is away', async (t) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const body = JSON.stringify({ name: 'Someone' })
+  const env = { SESSION_RATE_PER_MIN: '3', REDIS_URL: redis.url }
+  const [a, b] = [await startApp(t, env), await startApp(t, env)]
+  const statuses = []
+  for (const node of [a, b, a, b]) statuses.push((await post(node.url, body)).status)
+  t.same(statuses, [201, 201, 201, 429], 'one address, two nodes, one count')
+  await redis.stop()
+  t.equal((await post(b.url, body)).status, 201, 'Redis away: the limit is skipped, sign-in still works')
 })
