@@ -47,6 +47,19 @@ async function say(page: Page, text: string): Promise<void> {
   await box.press('Enter')
 }
 
+/** Joins (or creates) a room from the page's form. */
+async function joinFromPage(page: Page, room: string): Promise<void> {
+  await page.getByLabel('Join or create a room').fill(room)
+  await page.getByRole('button', { name: 'Join', exact: true }).click()
+}
+
+/** Bob, a socket client, joins `room` and says `text` there. */
+async function bobSays(t: Test, url: string, room: string, text: string): Promise<void> {
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room })
+  await request(bob.socket, 'message:send', { room, text })
+}
+
 const message = (page: Page, text: string) => page.locator('#messages .message:not(.pending) .text', { hasText: text })
 
 t.test('two people chat both ways and see each other, typing included', async (t) => {
@@ -83,12 +96,9 @@ t.test('two people chat both ways and see each other, typing included', async (t
   t.pass('Ada sees Grace leave')
 
   // Another room, with an unread count while Ada looks elsewhere.
-  await ada.getByLabel('Join or create a room').fill('random')
-  await ada.getByRole('button', { name: 'Join', exact: true }).click()
+  await joinFromPage(ada, 'random')
   await ada.getByRole('heading', { name: '#random' }).waitFor()
-  const bob = await guest(t, url, 'Bob')
-  await request(bob.socket, 'room:join', { room: 'general' })
-  await request(bob.socket, 'message:send', { room: 'general', text: 'psst' })
+  await bobSays(t, url, 'general', 'psst')
   await ada.getByLabel('1 unread').waitFor()
   await ada.locator('#my-rooms').getByRole('button', { name: /#general/ }).click()
   await message(ada, 'psst').waitFor()
@@ -135,15 +145,12 @@ t.test('a join refused for rate is explained and retried by itself', async (t) =
   const { url } = await startApp(t, { ROOM_RATE_PER_SEC: '1', ROOM_BURST: '1' })
   // Signing in joins #general, which takes the one token there is.
   const ada = await person(t, browser, url, 'Ada')
-  await ada.getByLabel('Join or create a room').fill('random')
-  await ada.getByRole('button', { name: 'Join', exact: true }).click()
+  await joinFromPage(ada, 'random')
   await ada.locator('#join-error', { hasText: "You're sending too fast" }).waitFor()
   t.pass('the refusal is explained in words')
   await ada.locator('#join-error:empty').waitFor({ state: 'attached', timeout: 10_000 })
   t.pass('and the error goes once the join went through')
-  const bob = await guest(t, url, 'Bob')
-  await request(bob.socket, 'room:join', { room: 'random' })
-  await request(bob.socket, 'message:send', { room: 'random', text: 'in random' })
+  await bobSays(t, url, 'random', 'in random')
   await message(ada, 'in random').waitFor()
   t.pass('Ada is in #random')
 })
@@ -155,15 +162,12 @@ t.test('a join refused while Redis is away is tried again by itself once it is b
   const { url } = await startApp(t, { REDIS_URL: redis.url })
   const ada = await person(t, browser, url, 'Ada')
   await redis.stop()
-  await ada.getByLabel('Join or create a room').fill('random')
-  await ada.getByRole('button', { name: 'Join', exact: true }).click()
+  await joinFromPage(ada, 'random')
   await ada.locator('#join-error', { hasText: "can't store messages right now" }).waitFor()
   t.pass('the refusal is explained in words')
   await redis.start()
   await ada.locator('#join-error:empty').waitFor({ state: 'attached', timeout: 20_000 })
-  const bob = await guest(t, url, 'Bob')
-  await request(bob.socket, 'room:join', { room: 'random' })
-  await request(bob.socket, 'message:send', { room: 'random', text: 'Redis is back' })
+  await bobSays(t, url, 'random', 'Redis is back')
   await message(ada, 'Redis is back').waitFor()
   t.pass('Ada joined #random once Redis was back')
 })
