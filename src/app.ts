@@ -101,6 +101,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     roomRatePerSec: config.roomRatePerSec,
     roomBurst: config.roomBurst,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    trustProxy: config.trustProxy,
     coalesceWindowMs: config.coalesceWindowMs,
     coalesceMinSockets: config.coalesceMinSockets,
     maxBufferedBytes: config.maxBufferedBytes,

@@ -27,6 +27,8 @@ export interface Config {
   roomRatePerSec: number
   roomBurst: number
   maxConnectionsPerUser: number
+  /** Connections one client address (an IPv6 /64) may hold open on a node (0: no limit). */
+  maxConnectionsPerAddress: number
   /** The longest a message in a busy room waits to go out with others in one `messages` packet; 0 sends each alone. */
   coalesceWindowMs: number
   coalesceMinSockets: number
@@ -182,6 +184,9 @@ export function loadConfig(env: Env = process.env): Config {
     // reconnect never waits.
     roomBurst: int(env, 'ROOM_BURST', 120, 1, 1_000_000),
     maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
+    // Room for an office or a mobile carrier behind one address; a bound on what one machine
+    // can hold open with guest identities made at the sign-in limit.
+    maxConnectionsPerAddress: int(env, 'MAX_CONNECTIONS_PER_ADDRESS', 1000, 0, 1_000_000),
     coalesceWindowMs: int(env, 'COALESCE_WINDOW_MS', 3, 0, 1000),
     coalesceMinSockets: int(env, 'COALESCE_MIN_SOCKETS', 32, 1, 1_000_000),
     maxBufferedBytes: int(env, 'MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),

@@ -76,7 +76,7 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
     connectionsTotal: new Counter({ name: METRIC.connectionsTotal, help: 'Socket.IO connections accepted', registers }),
     connectionRejections: new Counter({
       name: METRIC.connectionRejections,
-      help: 'Connection attempts refused, by reason (UNAUTHORIZED, TOO_MANY_CONNECTIONS, ORIGIN, DRAINING)',
+      help: 'Connection attempts refused, by reason (UNAUTHORIZED, TOO_MANY_CONNECTIONS, ADDRESS_LIMIT, ORIGIN, DRAINING)',
       labelNames: ['reason'],
       registers
     }),

@@ -20,6 +20,7 @@ t.test('defaults follow the contract', async (t) => {
     roomRatePerSec: 10,
     roomBurst: 120,
     maxConnectionsPerUser: 10,
+    maxConnectionsPerAddress: 1000,
     metricsToken: undefined,
     shutdownGraceMs: 10000
   })
@@ -46,6 +47,7 @@ t.test('values are read and typed', async (t) => {
     ROOM_RATE_PER_SEC: '2.5',
     ROOM_BURST: '7',
     MAX_CONNECTIONS_PER_USER: '4',
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
     COALESCE_WINDOW_MS: '7',
     COALESCE_MIN_SOCKETS: '8',
     MAX_BUFFERED_BYTES: '1048576',
@@ -70,6 +72,7 @@ t.test('values are read and typed', async (t) => {
     roomRatePerSec: 2.5,
     roomBurst: 7,
     maxConnectionsPerUser: 4,
+    maxConnectionsPerAddress: 0,
     coalesceWindowMs: 7,
     coalesceMinSockets: 8,
     maxBufferedBytes: 1048576,
@@ -98,6 +101,8 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ MESSAGE_RATE_PER_SEC: 'fast' }, 'MESSAGE_RATE_PER_SEC'],
   [{ MESSAGE_RATE_PER_SEC: '-1' }, 'MESSAGE_RATE_PER_SEC'],
   [{ MESSAGE_BURST: '-1' }, 'MESSAGE_BURST'],
+  [{ MAX_CONNECTIONS_PER_ADDRESS: '-1' }, 'MAX_CONNECTIONS_PER_ADDRESS'],
+  [{ MAX_CONNECTIONS_PER_ADDRESS: 'lots' }, 'MAX_CONNECTIONS_PER_ADDRESS'],
   [{ MESSAGE_BURST: '0' }, 'MESSAGE_BURST'],
   [{ SESSION_RATE_PER_MIN: '-1' }, 'SESSION_RATE_PER_MIN'],
   [{ TRUST_PROXY: 'proxy.example.com' }, 'TRUST_PROXY'],

@@ -1,5 +1,5 @@
-// Socket.IO on the Fastify server: handshake authentication and the per-user connection cap,
-// the audit trail of connections, the chat event handlers, and the drain on close.
+// Socket.IO on the Fastify server: handshake authentication, the connection caps per user and
+// per client address, the audit trail of connections, the chat event handlers, and the drain on close.
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import type { Socket as EngineSocket } from 'engine.io'
@@ -11,6 +11,7 @@ import type { ErrorCode } from '../chat/protocol.js'
 import { bufferedBytes, Deliverer, webSocketOf, type WebSocketTransportSocket } from '../chat/delivery.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
 import type { ChatStore } from '../chat/store.js'
+import { addressKey, clientAddressResolver } from '../client-address.js'
 import { ChatError } from '../errors.js'
 import type { ChatMetrics } from '../metrics.js'
 
@@ -32,6 +33,10 @@ export interface SocketOptions {
   roomRatePerSec: number
   roomBurst: number
   maxConnectionsPerUser: number
+  /** Connections one client address (an IPv6 /64) may hold on this node, handshakes included (0: no limit). */
+  maxConnectionsPerAddress: number
+  /** Which proxies' X-Forwarded-For names the client's address (Fastify's `trustProxy`). */
+  trustProxy: boolean | string[]
   /** How long the drain waits for in-flight acknowledgements. */
   drainTimeoutMs: number
   hooks?: Partial<HandlerHooks>
@@ -48,7 +53,7 @@ export interface SocketOptions {
 }
 
 /** Why a handshake was refused: the `reason` label of chat_connection_rejections_total. */
-const REJECTION_REASONS = ['UNAUTHORIZED', 'TOO_MANY_CONNECTIONS', 'ORIGIN', 'DRAINING'] as const
+const REJECTION_REASONS = ['UNAUTHORIZED', 'TOO_MANY_CONNECTIONS', 'ADDRESS_LIMIT', 'ORIGIN', 'DRAINING'] as const
 type RejectionReason = (typeof REJECTION_REASONS)[number]
 
 /** Event hooks that keep the chat metrics; exemplars link a slow send to its trace. */
@@ -104,6 +109,9 @@ export default fp(
     for (const reason of REJECTION_REASONS) metrics.connectionRejections.inc({ reason }, 0)
     const reject = (reason: RejectionReason) => metrics.connectionRejections.inc({ reason })
     const allowedOrigins = new Set(options.corsOrigins ?? [])
+    const clientAddress = clientAddressResolver(options.trustProxy)
+    /** Engine.IO connections open per client address key, counted from the handshake to the close. */
+    const byAddress = new Map<string, number>()
 
     /** Browsers always send Origin; other clients may not, and are not subject to CORS. */
     function originAllowed(req: IncomingMessage): boolean {
@@ -134,6 +142,16 @@ export default fp(
           log.warn({ event: 'connect_refused', reason: 'ORIGIN', origin: req.headers.origin, remoteAddress: req.socket.remoteAddress }, 'socket refused: origin not allowed')
           return callback('Origin not allowed', false)
         }
+        // Before anything is allocated for the connection, and whether or not it will ever send
+        // a token: a stock client meets the refusal as a failed attempt and tries again later.
+        if (options.maxConnectionsPerAddress > 0) {
+          const key = addressKey(clientAddress(req))
+          if ((byAddress.get(key) ?? 0) >= options.maxConnectionsPerAddress) {
+            reject('ADDRESS_LIMIT')
+            log.warn({ event: 'connect_refused', reason: 'ADDRESS_LIMIT', address: key, remoteAddress: req.socket.remoteAddress }, 'socket refused: too many connections from one address')
+            return callback('Too many connections from your address', false)
+          }
+        }
         callback(null, true)
       },
       preClose(done: Function) {
@@ -146,6 +164,17 @@ export default fp(
 
     const io = fastify.io
     const gate = new InflightGate()
+    if (options.maxConnectionsPerAddress > 0) {
+      io.engine.on('connection', function countAddress(conn: EngineSocket) {
+        const key = addressKey(clientAddress(conn.request))
+        byAddress.set(key, (byAddress.get(key) ?? 0) + 1)
+        conn.once('close', () => {
+          const left = (byAddress.get(key) ?? 1) - 1
+          if (left > 0) byAddress.set(key, left)
+          else byAddress.delete(key)
+        })
+      })
+    }
     if (options.adapter !== undefined) io.adapter(options.adapter)
     const deliverer = new Deliverer(io.of('/').adapter, {
       windowMs: options.coalesceWindowMs,

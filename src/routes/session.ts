@@ -4,6 +4,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import Type from 'typebox'
+import { addressKey } from '../client-address.js'
 import { ChatError } from '../errors.js'
 import { ErrorResponse } from './schemas.js'
 
@@ -47,6 +48,7 @@ export default async function sessionRoutes(fastify: FastifyInstance, options: S
     redis: options.redis,
     nameSpace: 'chat:ratelimit:session:',
     skipOnError: true,
+    keyGenerator: (request) => addressKey(request.ip),
     errorResponseBuilder: (_request, context) =>
       new ChatError('RATE_LIMITED', `Too many sign-ins from your address; try again in ${Math.ceil(context.ttl / 1000)} s`, context.ttl)
   })

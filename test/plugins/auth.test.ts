@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import t from 'tap'
-import { captureLogs, client, connect, signIn, startApp, TEST_SECRET } from '../helpers.js'
+import { captureLogs, client, connect, scrape, signIn, startApp, TEST_SECRET } from '../helpers.js'
 
 function b64(value: object): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url')
@@ -87,6 +87,58 @@ t.test('a user may hold MAX_CONNECTIONS_PER_USER connections, and more once one 
   t.ok(again?.connected, 'a freed slot can be used again')
   const refusal = lines.find((l) => l.event === 'connect_refused' && l.reason === 'TOO_MANY_CONNECTIONS')
   t.match(refusal, { userId: user.id, remoteAddress: String })
+})
+
+t.test('one client address may hold MAX_CONNECTIONS_PER_ADDRESS connections on a node, handshakes without a token included', async (t) => {
+  const { lines, logger } = captureLogs()
+  const { url } = await startApp(t, { MAX_CONNECTIONS_PER_ADDRESS: '3', TRUST_PROXY: 'loopback' }, { logger })
+  const from = (address: string) => ({ extraHeaders: { 'x-forwarded-for': address } })
+  const refusedAtTransport = (err: any) => err instanceof Error && (err as any).data === undefined
+  const [ann, bob] = [await signIn(url, 'Ann'), await signIn(url, 'Bob')]
+  // Two users and one Engine.IO handshake that never sends a token, all from one address.
+  const first = await connect(client(t, url, ann.token, from('198.51.100.1')))
+  await connect(client(t, url, bob.token, from('198.51.100.1')))
+  const bare = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { 'x-forwarded-for': '198.51.100.1' } })
+  t.equal(bare.status, 200, 'a bare handshake is accepted, and counts')
+  await bare.arrayBuffer()
+  const err = await connect(client(t, url, ann.token, from('198.51.100.1'))).catch((e) => e)
+  t.ok(refusedAtTransport(err), 'the fourth is refused before its token is read, so a stock client retries')
+  const polling = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { 'x-forwarded-for': '198.51.100.1' } })
+  t.equal(polling.status, 403, 'long-polling handshakes too')
+  await polling.arrayBuffer()
+  t.ok((await connect(client(t, url, ann.token, from('198.51.100.2')))).connected, 'another address is not affected')
+
+  // An IPv6 client counts as its /64: the addresses in it are one client's to pick from.
+  for (const address of ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2:ffff:ffff:ffff:ffff']) {
+    await connect(client(t, url, bob.token, from(address)))
+  }
+  t.ok(refusedAtTransport(await connect(client(t, url, ann.token, from('2001:db8:1:2::c'))).catch((e) => e)), 'a fourth address of the /64 is refused')
+  t.ok((await connect(client(t, url, ann.token, from('2001:db8:1:3::a')))).connected, 'the next /64 is not')
+
+  const gone = new Promise((resolve) => first.once('disconnect', resolve))
+  first.disconnect()
+  await gone
+  // The server sees the close a moment after the client; retry until the slot is free.
+  let again: any
+  for (let i = 0; i < 100 && !again?.connected; i++) {
+    again = await connect(client(t, url, ann.token, from('198.51.100.1'))).catch(() => undefined)
+  }
+  t.ok(again?.connected, 'a closed connection frees its slot')
+  const metrics = await scrape(url)
+  t.ok((metrics.get('chat_connection_rejections_total{reason="ADDRESS_LIMIT"}') ?? 0) >= 3, 'refusals are counted as ADDRESS_LIMIT')
+  t.match(lines.find((l) => l.event === 'connect_refused' && l.reason === 'ADDRESS_LIMIT'), { address: '198.51.100.1', remoteAddress: String })
+})
+
+t.test('without a trusted proxy the address limit counts the peer, whatever X-Forwarded-For claims', async (t) => {
+  const { url } = await startApp(t, { MAX_CONNECTIONS_PER_ADDRESS: '1' })
+  const { token } = await signIn(url, 'Mallory')
+  await connect(client(t, url, token, { extraHeaders: { 'x-forwarded-for': '198.51.100.1' } }))
+  const err: any = await connect(client(t, url, token, { extraHeaders: { 'x-forwarded-for': '198.51.100.2' } })).catch((e) => e)
+  t.ok(err instanceof Error && (err as any).data === undefined, 'refused: both come from 127.0.0.1')
+
+  const off = await startApp(t, { MAX_CONNECTIONS_PER_ADDRESS: '0' })
+  const sockets = await Promise.all(Array.from({ length: 12 }, (_, i) => signIn(off.url, `Many ${i}`).then((s) => connect(client(t, off.url, s.token)))))
+  t.ok(sockets.every((s) => s.connected), '0 turns the limit off')
 })
 
 t.test('the audit trail logs connects and disconnects with user, address and reason, never the token', async (t) => {

@@ -99,6 +99,9 @@ t.test('guest sign-ins are limited per client address, which TRUST_PROXY says ho
   t.equal(refused.status, 429, 'behind a trusted proxy, the forwarded address is limited')
   t.ok(Number(refused.headers.get('retry-after')) > 0, 'with Retry-After')
   t.equal((await post(proxied.url, body, from('203.0.113.9'))).status, 201, 'and another address is not')
+  const v6 = []
+  for (const host of ['1', '2', 'ffff:0:3', '4']) v6.push((await post(proxied.url, body, from(`2001:db8:7:7::${host}`))).status)
+  t.same(v6, [201, 201, 201, 429], 'an IPv6 client counts as its /64, whichever addresses of it it uses')
 
   const open = await startApp(t, { SESSION_RATE_PER_MIN: '0' })
   const many = await Promise.all(Array.from({ length: 40 }, () => post(open.url, body)))
