@@ -20,6 +20,7 @@ import type {
 import { captureTrace, type Deliverer } from './delivery.js'
 import { DEFAULT_PAGE_SIZE } from './protocol.js'
 import { TokenBucket } from './rate-limiter.js'
+import { chatRoom, userRoom } from './socket-rooms.js'
 import type { ChatStore } from './store.js'
 
 export interface SocketData {
@@ -45,12 +46,6 @@ export interface ChatServiceOptions {
   roomBurst: number
   maxConnectionsPerUser: number
   maxRoomsPerConnection?: number
-}
-
-/** Every socket of a user also sits in this Socket.IO room, so "the others" can exclude them all.
- * Chat room names cannot contain ':', so the two never collide. */
-export function userRoom(userId: string): string {
-  return `user:${userId}`
 }
 
 export class ChatService {
@@ -119,13 +114,13 @@ export class ChatService {
       if (entry.room === room && entry.socketId === socket.id) this.unfinished.delete(entry)
     }
     try {
-      await socket.join(room)
+      await socket.join(chatRoom(room))
       const first = await this.store.addPresence(room, user, socket.id)
-      if (first) socket.to(room).emit('presence', { room, user, status: 'joined' })
+      if (first) socket.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })
     } catch (err) {
       if (!rejoin) {
         rooms.delete(room)
-        await socket.leave(room)
+        await socket.leave(chatRoom(room))
         // The store may have recorded the presence before failing to answer: clean up later.
         this.unfinished.add({ room, user, socketId: socket.id })
       }
@@ -148,7 +143,7 @@ export class ChatService {
   async leave(socket: ChatSocket, { room }: LeavePayload): Promise<EmptyResult> {
     if (socket.data.rooms.has(room)) {
       socket.data.rooms.delete(room)
-      await socket.leave(room)
+      await socket.leave(chatRoom(room))
       await this.forget(socket, room)
     }
     return {}
@@ -168,7 +163,7 @@ export class ChatService {
       this.unfinished.add(entry)
       throw err
     }
-    if (last) this.io.to(room).emit('presence', { room, user, status: 'left' })
+    if (last) this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'left' })
   }
 
   /**
@@ -181,7 +176,7 @@ export class ChatService {
       await this.forgetSocket(entry)
     }
     for (const { room, user } of await this.store.sweep()) {
-      this.io.to(room).emit('presence', { room, user, status: 'left' })
+      this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'left' })
     }
   }
 
@@ -216,7 +211,7 @@ export class ChatService {
   async typing(socket: ChatSocket, { room, typing }: TypingPayload): Promise<EmptyResult> {
     this.requireJoined(socket, room)
     const { user } = socket.data
-    socket.to(room).except(userRoom(user.id)).emit('typing', { room, user, typing })
+    socket.to(chatRoom(room)).except(userRoom(user.id)).emit('typing', { room, user, typing })
     return {}
   }
 }

@@ -14,6 +14,7 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@openteleme
 import type { Adapter } from 'socket.io-adapter'
 import * as wsModule from 'ws'
 import type { Message } from './protocol.js'
+import { chatRoom } from './socket-rooms.js'
 
 /**
  * A chat message as the Redis store writes it to the adapter's stream: its JSON as stored, its
@@ -97,7 +98,7 @@ export class Deliverer {
   private readonly holds = new Map<Corkable, number>()
   /** Whether messages come through the cluster's stream (holds are then let go a turn later). */
   private cluster = false
-  /** Each room's recipients on this node, looked up once until the room's membership changes. */
+  /** Each room's recipients on this node (by Socket.IO room), looked up once until the room's membership changes. */
   private readonly recipients = new Map<string, Recipient[]>()
 
   constructor(
@@ -147,7 +148,7 @@ export class Deliverer {
     if (state !== undefined) state.recent = state.recent * Math.exp((state.lastAt - now) / this.quietMs) + 1
     if (
       state === undefined ||
-      (state.timer === undefined && (now - state.lastAt >= this.quietMs || (this.adapter.rooms.get(room)?.size ?? 0) < this.minSockets))
+      (state.timer === undefined && (now - state.lastAt >= this.quietMs || (this.adapter.rooms.get(chatRoom(room))?.size ?? 0) < this.minSockets))
     ) {
       // Written at once; the sender's connection is held for the rest of this turn of the event
       // loop, in which its acknowledgement is written.
@@ -283,7 +284,7 @@ export class Deliverer {
     for (const [room, state] of this.rooms) {
       if (state.timer === undefined && state.held.size === 0 && now - state.lastAt >= this.quietMs) {
         this.rooms.delete(room)
-        this.recipients.delete(room)
+        this.recipients.delete(chatRoom(room))
       }
     }
   }
@@ -308,7 +309,8 @@ export class Deliverer {
   }
 
   private write(room: string, messages: string[], traces: Array<Record<string, string>>, held?: Set<Corkable>): void {
-    const ids = this.adapter.rooms.get(room)
+    const key = chatRoom(room)
+    const ids = this.adapter.rooms.get(key)
     const sockets = ids?.size ?? 0
     const spans = traces.length === 0 ? NO_SPANS : traces.map((carrier) =>
       tracer.startSpan(
@@ -326,7 +328,7 @@ export class Deliverer {
         propagation.extract(ROOT_CONTEXT, carrier)
       )
     )
-    if (ids !== undefined && sockets > 0) this.options.onDelivered(this.writePacket(room, ids, messages, held) * messages.length)
+    if (ids !== undefined && sockets > 0) this.options.onDelivered(this.writePacket(key, ids, messages, held) * messages.length)
     for (const span of spans) span.end()
   }
 
@@ -343,7 +345,7 @@ export class Deliverer {
    * service uses neither. A socket in `held` is let go (uncorked) as soon as its packet is
    * written.
    */
-  private writePacket(room: string, ids: Set<string>, messages: string[], held?: Set<Corkable>): number {
+  private writePacket(key: string, ids: Set<string>, messages: string[], held?: Set<Corkable>): number {
     // Socket.IO's encoding of an event without binary parts, built from the messages' JSON.
     const nsp = this.adapter.nsp.name
     const body = messages.length === 1 ? `["message",${messages[0]}]` : `["messages",[${messages.join(',')}]]`
@@ -354,13 +356,13 @@ export class Deliverer {
     const options: PacketOptions = { preEncoded: true, wsPreEncodedFrame: frame }
     const packets = [encoded]
     let written = 0
-    for (const r of this.recipientsOf(room, ids)) {
+    for (const r of this.recipientsOf(key, ids)) {
       const conn = r.conn
       if (conn.readyState !== 'open') continue
       const raw = r.raw
       if (conn.transport !== r.transport) {
         // Upgraded since it was looked up: through Engine.IO this time, looked up again next.
-        this.recipients.delete(room)
+        this.recipients.delete(key)
         r.client.writeToEngine(packets, options)
       } else if (raw !== undefined && conn.writeBuffer.length === 0 && raw.readyState === WS_OPEN) {
         raw._sender.sendFrame(frame)
@@ -379,8 +381,8 @@ export class Deliverer {
    * a few objects per socket instead of a dozen (the lookups by id, Socket.IO's socket, the
    * transport's options), which measured about 5% of a delivery's CPU.
    */
-  private recipientsOf(room: string, ids: Set<string>): Recipient[] {
-    let list = this.recipients.get(room)
+  private recipientsOf(key: string, ids: Set<string>): Recipient[] {
+    let list = this.recipients.get(key)
     if (list !== undefined) return list
     list = []
     const sockets = this.adapter.nsp.sockets
@@ -396,7 +398,7 @@ export class Deliverer {
       const conn = socket.conn as unknown as EngineSocket
       list.push({ conn, client: socket.client as unknown as EngineClient, transport: conn.transport, raw: directSocketOf(conn) })
     }
-    if (complete) this.recipients.set(room, list)
+    if (complete) this.recipients.set(key, list)
     return list
   }
 }

@@ -10,6 +10,7 @@ import { type ChatServer, ChatService, type ChatSocket } from '../chat/chat-serv
 import type { ErrorCode } from '../chat/protocol.js'
 import { bufferedBytes, Deliverer, webSocketOf, type WebSocketTransportSocket } from '../chat/delivery.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
+import { isChatRoom } from '../chat/socket-rooms.js'
 import type { ChatStore } from '../chat/store.js'
 import { addressKey, clientAddressResolver } from '../client-address.js'
 import { ChatError } from '../errors.js'
@@ -205,9 +206,8 @@ export default fp(
     const chat = new ChatService(io, options.store, deliverer, options)
     metrics.countRoomsWith(function countRooms() {
       // Socket.IO rooms that are chat rooms: not a socket's own room, not a user's room.
-      const { rooms, sids } = io.of('/').adapter
       let count = 0
-      for (const room of rooms.keys()) if (!sids.has(room) && !room.startsWith('user:')) count++
+      for (const room of io.of('/').adapter.rooms.keys()) if (isChatRoom(room)) count++
       return count
     })
     fastify.decorate('chat', chat)

@@ -3,6 +3,7 @@ import t from 'tap'
 import { captureLogs, collect, guest, next, request, scrape, startApp, until } from '../helpers.js'
 import { BURST, Deliverer, HOLD_MAX_MS, QUIET_WINDOWS } from '../../src/chat/delivery.js'
 import type { Message } from '../../src/chat/protocol.js'
+import { chatRoom } from '../../src/chat/socket-rooms.js'
 import { startRedis } from '../redis-server.js'
 
 t.test("a busy room's messages are coalesced into `messages` packets; a lone one goes as `message`", async (t) => {
@@ -157,7 +158,7 @@ t.test('a quiet room gets its message at once; in a busy room a message waits fo
 function fakeAdapter<Extra extends object>(sockets: Record<string, { conn: unknown; client?: unknown }>, rooms: Record<string, string[]>, extra?: Extra) {
   return Object.assign(new EventEmitter(), {
     nsp: { name: '/', sockets: new Map(Object.entries(sockets).map(([id, s]) => [id, { client: {}, ...s }])) },
-    rooms: new Map(Object.entries(rooms).map(([room, ids]) => [room, new Set(ids)])),
+    rooms: new Map(Object.entries(rooms).map(([room, ids]) => [chatRoom(room), new Set(ids)])),
     ...extra
   }) as EventEmitter & { nsp: { name: string; sockets: Map<string, unknown> }; rooms: Map<string, Set<string>> } & Extra
 }
@@ -442,15 +443,15 @@ t.test("a room's sockets are looked up again when one joins, leaves or changes t
   }
   t.same(deliver(), ['a direct'])
   t.same(deliver(), ['a direct'], 'the same again')
-  adapter.rooms.get('r')!.add('b')
-  adapter.emit('join-room', 'r', 'b')
+  adapter.rooms.get(chatRoom('r'))!.add('b')
+  adapter.emit('join-room', chatRoom('r'), 'b')
   t.same(deliver(), ['a direct', 'b engine'], 'a socket that joined gets the next packet')
   const b = adapter.nsp.sockets.get('b') as ReturnType<typeof socket>
   b.conn.transport = websocket('b')
   t.same(deliver(), ['a direct', 'b engine'], 'the packet after its upgrade goes through Engine.IO')
   t.same(deliver(), ['a direct', 'b direct'], 'and the next straight to its WebSocket')
-  adapter.rooms.get('r')!.delete('a')
-  adapter.emit('leave-room', 'r', 'a')
+  adapter.rooms.get(chatRoom('r'))!.delete('a')
+  adapter.emit('leave-room', chatRoom('r'), 'a')
   t.same(deliver(), ['b direct'], 'a socket that left gets nothing more')
 })
 

@@ -96,6 +96,25 @@ t.test('sending needs a joined room; leaving stops delivery', async (t) => {
   t.equal((await request(bob.socket, 'message:send', { room: 'general', text: 'x' })).error.code, 'NOT_IN_ROOM')
 })
 
+t.test("a room named like another connection's socket id is just a room: that connection gets nothing from it", async (t) => {
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
+  // Socket.IO keeps every socket in a room named by its id; most ids are valid room names.
+  let victim = await guest(t, url, 'Victim')
+  while (!/^[A-Za-z0-9]/.test(victim.socket.id ?? '')) victim = await guest(t, url, 'Victim')
+  const heard: string[] = []
+  victim.socket.onAny((event) => heard.push(event))
+  const mallory = await guest(t, url, 'Mallory')
+  const room = victim.socket.id!
+  t.ok((await request(mallory.socket, 'room:join', { room })).ok)
+  t.ok((await request(mallory.socket, 'typing', { room, typing: true })).ok)
+  t.ok((await request(mallory.socket, 'message:send', { room, text: 'for your eyes only' })).ok)
+  // Bob's join is answered after everything above went out: a stray packet would be here by then.
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room })
+  await request(victim.socket, 'room:join', { room: 'own' })
+  t.same(heard, [], 'no presence, typing or message reached the connection named like the room')
+})
+
 t.test('two senders racing keep seq gap-free and every member sees the same order', async (t) => {
   const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
   const senders = [await guest(t, url, 'A'), await guest(t, url, 'B')]
