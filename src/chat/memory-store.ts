@@ -146,12 +146,12 @@ export class MemoryStore implements ChatStore {
     return [...state.presence.values()].map((entry) => entry.member)
   }
 
-  async rooms(): Promise<RoomSummary[]> {
+  async rooms(limit: number): Promise<RoomSummary[]> {
     const list: RoomSummary[] = []
     for (const [name, state] of this.rooms_) {
       if (state.presence.size > 0) list.push({ name, members: state.presence.size })
     }
-    return list.sort((a, b) => b.members - a.members || a.name.localeCompare(b.name))
+    return list.sort((a, b) => b.members - a.members || a.name.localeCompare(b.name)).slice(0, limit)
   }
 
   /** One process: no other node can die. */

@@ -29,6 +29,8 @@ const KEY = {
   seq: (room: string) => `chat:room:${room}:seq`,
   log: (room: string) => `chat:room:${room}:log`,
   dedup: (room: string) => `chat:room:${room}:dedup`,
+  /** The de-dup fields by the seq of their message, to find those that go with trimmed history. */
+  dedupBySeq: (room: string) => `chat:room:${room}:dedup-seq`,
   members: (room: string) => `chat:room:${room}:members`,
   userSockets: (room: string, userId: string) => `chat:room:${room}:user:${userId}`,
   rooms: 'chat:rooms',
@@ -36,10 +38,13 @@ const KEY = {
   nodeSockets: (nodeId: string) => `chat:node:${nodeId}:sockets`
 }
 
-// KEYS: seq, log, dedup, stream. ARGV: history limit, de-dup field ('' for none), message JSON
-// before and after its seq, room, trace context JSON ('' for none), stream cap, and how long a
-// room's keys outlive its last message (so abandoned rooms do not pile up). The stream entry is
-// what every node's Deliverer takes (see ChatStreamEntry): the message JSON as stored.
+// KEYS: seq, log, dedup, stream, dedup fields by seq. ARGV: history limit, de-dup field ('' for
+// none), message JSON before and after its seq, room, trace context JSON ('' for none), stream
+// cap, and how long a room's keys outlive its last message (so abandoned rooms do not pile up).
+// The stream entry is what every node's Deliverer takes (see ChatStreamEntry): the message JSON
+// as stored. A retry-id lasts as long as its message is in history; which ids go with trimmed
+// messages is looked up by seq, never by decoding the stored JSON (cjson refuses some of what
+// JSON.stringify writes, such as a lone surrogate's escape).
 const APPEND = `
 if ARGV[2] ~= '' then
   local first = redis.call('HGET', KEYS[3], ARGV[2])
@@ -48,18 +53,19 @@ end
 local seq = redis.call('INCR', KEYS[1])
 local json = ARGV[3] .. seq .. ARGV[4]
 redis.call('ZADD', KEYS[2], seq, json)
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], json) end
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[2], json)
+  redis.call('ZADD', KEYS[5], seq, ARGV[2])
+end
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
 if excess > 0 then
-  local old = redis.call('ZRANGE', KEYS[2], 0, excess - 1)
+  local newest = redis.call('ZRANGE', KEYS[2], excess - 1, excess - 1, 'WITHSCORES')[2]
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
-  for _, m in ipairs(old) do
-    local ok, msg = pcall(cjson.decode, m)
-    if ok and msg.clientId then redis.call('HDEL', KEYS[3], msg.user.id .. '\\n' .. msg.clientId) end
-  end
+  for _, field in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', newest)) do redis.call('HDEL', KEYS[3], field) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', newest)
 end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'uid', 'emitter', 'nsp', '/', 'type', '3', 'room', ARGV[5], 'chat', json, 'trace', ARGV[6])
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
+for _, i in ipairs({1, 2, 3, 5}) do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
 return {1, json}
 `
 
@@ -117,7 +123,7 @@ export class RedisStore implements ChatStore {
   ) {
     this.heartbeatMs = options.heartbeatMs ?? 5000
     this.nodeTimeoutMs = options.nodeTimeoutMs ?? 20_000
-    redis.defineCommand('chatAppend', { numberOfKeys: 4, lua: APPEND })
+    redis.defineCommand('chatAppend', { numberOfKeys: 5, lua: APPEND })
     redis.defineCommand('chatAddPresence', { numberOfKeys: 4, lua: ADD_PRESENCE })
     redis.defineCommand('chatRemovePresence', { numberOfKeys: 4, lua: REMOVE_PRESENCE })
   }
@@ -162,6 +168,7 @@ export class RedisStore implements ChatStore {
         KEY.log(input.room),
         KEY.dedup(input.room),
         this.options.streamName,
+        KEY.dedupBySeq(input.room),
         this.options.historyLimit,
         dedup,
         head,
@@ -246,9 +253,10 @@ export class RedisStore implements ChatStore {
     })
   }
 
-  rooms(): Promise<RoomSummary[]> {
+  rooms(limit: number): Promise<RoomSummary[]> {
     return this.call('rooms', async () => {
-      const flat = await this.redis.zrevrangebyscore(KEY.rooms, '+inf', 1, 'WITHSCORES')
+      // Among rooms tied at the cut, Redis picks by name from the end; the list is then sorted.
+      const flat = await this.redis.zrevrangebyscore(KEY.rooms, '+inf', 1, 'WITHSCORES', 'LIMIT', 0, limit)
       const list: RoomSummary[] = []
       for (let i = 0; i < flat.length; i += 2) list.push({ name: flat[i]!, members: Number(flat[i + 1]) })
       return list.sort((a, b) => b.members - a.members || a.name.localeCompare(b.name))

@@ -60,8 +60,8 @@ export interface ChatStore {
   /** Forgets a socket of `user` in `room`; true when it was the user's last there. */
   removePresence(room: string, userId: string, socketId: string): Promise<boolean>
   members(room: string): Promise<Member[]>
-  /** Rooms with members, busiest first. */
-  rooms(): Promise<RoomSummary[]>
+  /** The `limit` busiest rooms with members, busiest first (ties by name). */
+  rooms(limit: number): Promise<RoomSummary[]>
 
   /** Forgets the presence of nodes that died without saying goodbye; returns who left. */
   sweep(): Promise<Departure[]>

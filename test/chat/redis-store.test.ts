@@ -74,7 +74,7 @@ if (redis !== undefined) {
       { room: 'r', user: bob }
     ], 'Bob left both rooms; Ann is still in r on the surviving node')
     t.same(await survivor.members('r'), [ann])
-    t.same(await survivor.rooms(), [{ name: 'r', members: 1 }])
+    t.same(await survivor.rooms(10), [{ name: 'r', members: 1 }])
     t.same(await survivor.sweep(), [], 'a dead node is swept once')
   })
 }
@@ -86,7 +86,7 @@ if (redis !== undefined) {
     await client.flushdb()
     const store = new RedisStore(client, { historyLimit: 10, streamName: 's', streamMaxLen: 10, roomTtlSeconds: 3600 })
     await store.append({ room: 'r', user: { id: 'u', name: 'U' }, text: 'x', ts: 1, clientId: 'c' })
-    for (const key of ['chat:room:r:seq', 'chat:room:r:log', 'chat:room:r:dedup']) {
+    for (const key of ['chat:room:r:seq', 'chat:room:r:log', 'chat:room:r:dedup', 'chat:room:r:dedup-seq']) {
       const ttl = await client.ttl(key)
       t.ok(ttl > 3500 && ttl <= 3600, `${key} expires in an hour (${ttl} s)`)
     }

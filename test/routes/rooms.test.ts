@@ -1,5 +1,6 @@
 import t from 'tap'
 import { client, connect, guest, request, startApp } from '../helpers.js'
+import { ROOMS_LISTED } from '../../src/routes/rooms.js'
 
 t.test('GET /api/rooms lists rooms with members, busiest first, for a signed-in user', async (t) => {
   const { url } = await startApp(t)
@@ -16,6 +17,22 @@ t.test('GET /api/rooms lists rooms with members, busiest first, for a signed-in 
   const res = await fetch(`${url}/api/rooms`, { headers: { authorization: `Bearer ${a.token}` } })
   t.equal(res.status, 200)
   t.same(await res.json(), { rooms: [{ name: 'busy', members: 3 }, { name: 'quiet', members: 1 }] })
+})
+
+t.test('GET /api/rooms lists at most ROOMS_LISTED rooms, the busiest', async (t) => {
+  const { url } = await startApp(t, { ROOM_BURST: '1000' })
+  const a = await guest(t, url, 'A')
+  const b = await guest(t, url, 'B')
+  await request(b.socket, 'room:join', { room: 'zz-top' })
+  await request(a.socket, 'room:join', { room: 'zz-top' })
+  for (let i = 0; i < ROOMS_LISTED + 5; i += 1) {
+    await request(i < 99 ? a.socket : b.socket, 'room:join', { room: `r${String(i).padStart(3, '0')}` })
+  }
+  const res = await fetch(`${url}/api/rooms`, { headers: { authorization: `Bearer ${a.token}` } })
+  const { rooms } = (await res.json()) as { rooms: Array<{ name: string; members: number }> }
+  t.equal(rooms.length, ROOMS_LISTED)
+  t.same(rooms[0], { name: 'zz-top', members: 2 }, 'the busiest first')
+  t.same(rooms.slice(1, 3).map((r) => r.name), ['r000', 'r001'], 'then ties by name')
 })
 
 t.test('GET /api/rooms refuses missing and bad tokens with 401', async (t) => {
