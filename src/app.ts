@@ -59,6 +59,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     trustProxy: config.trustProxy
   })
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  // JSON is the only body the API takes: anything else is 415, not a body that fails its schema.
+  app.removeContentTypeParser('text/plain')
 
   app.setErrorHandler(function handleError(err: FastifyError | ChatError, request, reply) {
     if (err instanceof ChatError) {
@@ -70,7 +72,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       return reply.code(500).send(errorReply(500, 'INTERNAL', errorTable.INTERNAL.message))
     }
     const code = codeByStatus[status] ?? err.code
-    return reply.code(status).send(errorReply(status, code, err.message))
+    // Fastify says only "Unsupported Media Type"; say what to send instead.
+    const message = status === 415 ? errorTable.UNSUPPORTED_MEDIA_TYPE.message : err.message
+    return reply.code(status).send(errorReply(status, code, message))
   })
   app.setNotFoundHandler(function notFound(request, reply) {
     return reply.code(404).send(errorReply(404, 'NOT_FOUND', `Route ${request.method}:${request.url.slice(0, 200)} not found`))

@@ -15,6 +15,13 @@ export function clientAddressResolver(trust: boolean | string[]): (req: Incoming
   return (req) => proxyAddr(req, trusted)
 }
 
+/** Whether a raw request comes straight from a proxy TRUST_PROXY names (its X-Forwarded-* count). */
+export function trustedPeerResolver(trust: boolean | string[]): (req: IncomingMessage) => boolean {
+  if (typeof trust === 'boolean') return () => trust
+  const trusted = proxyAddr.compile(trust)
+  return (req) => trusted(req.socket.remoteAddress ?? '', 0)
+}
+
 /**
  * The key a per-address limit counts an address under: an IPv4 address (also when written as
  * IPv6, `::ffff:a.b.c.d`) is itself; an IPv6 address counts as its /64, the block one

@@ -43,7 +43,8 @@ export function sendPayloadSchema(maxMessageLength: number) {
     {
       room: RoomName,
       // maxLength counts Unicode code points: an emoji is one character, as a person counts it.
-      text: Type.String({ minLength: 1, maxLength: maxMessageLength, pattern: '\\S' }),
+      // Not only white space, as Unicode counts it (JavaScript's \s leaves out U+0085).
+      text: Type.String({ minLength: 1, maxLength: maxMessageLength, pattern: '[^\\s\\u0085]' }),
       clientId: Type.Optional(Type.String({ pattern: CLIENT_ID_PATTERN }))
     },
     strict

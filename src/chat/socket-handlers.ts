@@ -124,9 +124,11 @@ export function createSocketHandlers(
 
   async function dispatch(socket: ChatSocket, r: Route, payload: unknown, span: Span): Promise<object> {
     if (gate.draining) throw new ChatError('UNAVAILABLE', 'The server is restarting; retry shortly')
+    // Limited before the payload is checked: a stream of malformed events costs its sender the
+    // same tokens as well-formed ones, and each still gets an answer only while tokens last.
+    if (r.limit !== undefined) service.throttle(socket, r.limit)
     if (!r.check(payload)) throw new ChatError('INVALID_PAYLOAD', r.describe(payload))
     if (span.isRecording()) span.setAttribute('messaging.destination.name', (payload as { room: string }).room)
-    if (r.limit !== undefined) service.throttle(socket, r.limit)
     return r.run(socket, payload as never)
   }
 

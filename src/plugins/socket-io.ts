@@ -12,7 +12,7 @@ import { bufferedBytes, Deliverer, webSocketOf, type WebSocketTransportSocket } 
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
 import { isChatRoom } from '../chat/socket-rooms.js'
 import type { ChatStore } from '../chat/store.js'
-import { addressKey, clientAddressResolver } from '../client-address.js'
+import { addressKey, clientAddressResolver, trustedPeerResolver } from '../client-address.js'
 import { ChatError } from '../errors.js'
 import type { ChatMetrics } from '../metrics.js'
 
@@ -111,6 +111,7 @@ export default fp(
     const reject = (reason: RejectionReason) => metrics.connectionRejections.inc({ reason })
     const allowedOrigins = new Set(options.corsOrigins ?? [])
     const clientAddress = clientAddressResolver(options.trustProxy)
+    const fromTrustedProxy = trustedPeerResolver(options.trustProxy)
     /** Engine.IO connections open per client address key, counted from the handshake to the close. */
     const byAddress = new Map<string, number>()
 
@@ -124,7 +125,8 @@ export default fp(
       } catch {
         return false
       }
-      return host === req.headers.host || host === req.headers['x-forwarded-host']
+      // The page's own host; behind a trusted proxy, the host the proxy says the page came from.
+      return host === req.headers.host || (host === req.headers['x-forwarded-host'] && fromTrustedProxy(req))
     }
 
     await fastify.register(fastifySocketIO, {

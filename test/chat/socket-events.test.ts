@@ -205,6 +205,10 @@ t.test('the rate limit answers RATE_LIMITED and leaves other users alone', async
   t.equal(fromBob.message.seq, 4, 'refused messages took no seq')
   const history = await request(alice.socket, 'room:history', { room: 'r' })
   t.equal(history.ok, true, 'history has a limit of its own')
+  const carol = await guest(t, url, 'Carol')
+  const malformed = []
+  for (let i = 0; i < 5; i++) malformed.push((await request(carol.socket, 'message:send', { text: 5 })).error.code)
+  t.same(malformed, ['INVALID_PAYLOAD', 'INVALID_PAYLOAD', 'INVALID_PAYLOAD', 'RATE_LIMITED', 'RATE_LIMITED'], 'malformed events spend tokens too')
 })
 
 t.test('joins and history pages have a rate limit of their own; leaving has none', async (t) => {
@@ -286,6 +290,7 @@ const badPayloads: Record<string, Array<[string, unknown]>> = {
     ['text an object', { room, text: { toString: 'x' } }],
     ['empty text', { room, text: '' }],
     ['white-space text', { room, text: ' \n\t\u00a0 ' }],
+    ['Unicode white space only (NEL, ideographic space)', { room, text: '\u0085\u3000\u2028' }],
     ['text one over the limit', { room, text: 'x'.repeat(MAX + 1) }],
     ['emoji one over the limit', { room, text: '😀'.repeat(MAX + 1) }],
     ['bad room', { room: '-bad', text: 'hi' }],

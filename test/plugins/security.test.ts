@@ -21,14 +21,14 @@ t.test('the page is served with a CSP that allows its own scripts and socket onl
   t.ok((await script.text()).length > 1000, 'the bundle is served')
 })
 
-async function handshake(url: string, token: string, origin?: string): Promise<string> {
+async function handshake(url: string, token: string, origin?: string, headers: Record<string, string> = {}): Promise<string> {
   // Node's WebSocket client sends an Origin header only when told to, as a browser always does.
   const socket = io(url, {
     auth: { token },
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
-    extraHeaders: origin ? { origin } : {}
+    extraHeaders: { ...headers, ...(origin ? { origin } : {}) }
   })
   try {
     return await new Promise((resolve) => {
@@ -46,6 +46,11 @@ t.test('sockets from other sites are refused unless CORS_ORIGINS names them', as
   t.equal(await handshake(url, token), 'connected', 'no Origin: not a browser')
   t.equal(await handshake(url, token, url), 'connected', 'same origin')
   t.match(await handshake(url, token, 'https://evil.example'), /^refused/)
+  const claimed = { 'x-forwarded-host': 'evil.example' }
+  t.match(await handshake(url, token, 'https://evil.example', claimed), /^refused/, 'X-Forwarded-Host counts only from a trusted proxy')
+  const proxied = await startApp(t, { TRUST_PROXY: 'loopback' })
+  const viaProxy = await signIn(proxied.url, 'Cy')
+  t.equal(await handshake(proxied.url, viaProxy.token, 'https://chat.example.com', { 'x-forwarded-host': 'chat.example.com' }), 'connected', 'behind one, the host it names is the page\'s own')
 
   const open = await startApp(t, { CORS_ORIGINS: 'https://chat.example.com, https://app.example.com' })
   const session = await signIn(open.url, 'Bo')

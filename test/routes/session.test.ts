@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http'
 import t from 'tap'
 import { client, connect, startApp } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
@@ -29,6 +30,12 @@ const badBodies: Array<[string, string | undefined, number?]> = [
   ['a control character', JSON.stringify({ name: 'bad\u0007bell' })],
   ['a newline', JSON.stringify({ name: 'two\nlines' })],
   ['a bidi override', JSON.stringify({ name: 'evil\u202Egnp.exe' })],
+  ['a direction mark', JSON.stringify({ name: 'Ann\u200F' })],
+  ['a lone surrogate', '{"name":"bob\\ud800"}'],
+  ['only a zero-width space', JSON.stringify({ name: '\u200B' })],
+  ['only a Hangul filler', JSON.stringify({ name: '\u3164' })],
+  ['only a combining mark', JSON.stringify({ name: '\u0301' })],
+  ['only NEL', JSON.stringify({ name: '\u0085' })],
   ['a number', '{"name":42}'],
   ['null', '{"name":null}'],
   ['an array', '{"name":["a"]}'],
@@ -52,9 +59,21 @@ t.test('bad names and bodies get 400 with a stable code and no stack', async (t)
     t.type(res.body.message, 'string')
     t.notMatch(JSON.stringify(res.body), /at .*\.(js|ts):\d+/, `${name}: no stack`)
   }
-  const text = await post(url, 'name=x', { 'content-type': 'application/x-www-form-urlencoded' })
-  t.equal(text.status, 415)
-  t.equal(text.body.code, 'UNSUPPORTED_MEDIA_TYPE')
+  for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'text/plain;charset=UTF-8']) {
+    const other = await post(url, type.startsWith('text') ? '{"name":"Ann"}' : 'name=x', { 'content-type': type })
+    t.equal(other.status, 415, `${type} → 415`)
+    t.match(other.body, { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the body as application/json' })
+  }
+  const untyped = await new Promise<number | undefined>((resolve, reject) => {
+    const target = new URL(`${url}/api/session`)
+    const req = httpRequest({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-length': '14' } }, (res) => {
+      res.resume()
+      resolve(res.statusCode)
+    })
+    req.once('error', reject)
+    req.end('{"name":"Ann"}')
+  })
+  t.equal(untyped, 415, 'a body without a Content-Type → 415')
   t.equal(Object.prototype.hasOwnProperty.call({}, 'admin'), false)
 })
 
