@@ -1,6 +1,7 @@
 // buildApp(config) assembles the service from its plugins, in order. Importing this module does
 // nothing; only server.ts listens.
 import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { HandlerHooks } from './chat/socket-handlers.js'
@@ -40,6 +41,23 @@ function errorReply(statusCode: number, code: string, message: string) {
   return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }
 
+/**
+ * A request Node's HTTP parser refuses (a malformed request line, headers over the size limit, a
+ * request too slow to arrive) never reaches Fastify's error handler: answered here in the same
+ * shape, then the connection is closed.
+ */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const code: HttpErrorCode =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'INVALID_PAYLOAD'
+  const { status } = errorTable[code]
+  const body = JSON.stringify(errorReply(status, code, code === 'INVALID_PAYLOAD' ? 'The request is not valid HTTP' : errorTable[code].message))
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+  }
+  socket.destroy()
+}
+
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
@@ -56,7 +74,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     forceCloseConnections: true,
     bodyLimit: 16 * 1024,
     // Behind a load balancer: which hops' X-Forwarded-For names the client (per-address limits).
-    trustProxy: config.trustProxy
+    trustProxy: config.trustProxy,
+    clientErrorHandler: clientError
   })
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   // JSON is the only body the API takes: anything else is 415, not a body that fails its schema.

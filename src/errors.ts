@@ -7,8 +7,10 @@ export { ErrorCode }
 export const HttpErrorCode = {
   ...ErrorCode,
   NOT_FOUND: 'NOT_FOUND',
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE'
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE'
 } as const
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode]
 
@@ -17,8 +19,10 @@ export const errorTable: Record<HttpErrorCode, { status: number; message: string
   UNAUTHORIZED: { status: 401, message: 'A valid access token is required' },
   NOT_IN_ROOM: { status: 403, message: 'Join the room first' },
   NOT_FOUND: { status: 404, message: 'Not found' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
   RATE_LIMITED: { status: 429, message: 'Too many messages; slow down' },
   TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many connections for this user' },
   INTERNAL: { status: 500, message: 'Internal server error' },

@@ -1,0 +1,29 @@
+import { connect } from 'node:net'
+import t from 'tap'
+import { startApp } from './helpers.js'
+
+/** Sends raw bytes and returns the whole answer, up to the server's close. */
+async function raw(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url)
+  const socket = connect(Number(port), hostname)
+  socket.write(bytes)
+  let answer = ''
+  socket.setEncoding('utf8')
+  for await (const chunk of socket) answer += chunk
+  return answer
+}
+
+t.test("requests Node's HTTP parser refuses are answered in the API's error shape", async (t) => {
+  const { url } = await startApp(t)
+  for (const [what, bytes, status, code] of [
+    ['an unknown method', 'FOO / HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'INVALID_PAYLOAD'],
+    ['garbage', 'hello there\r\n\r\n', 400, 'INVALID_PAYLOAD'],
+    ['headers over the size limit', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE']
+  ] as const) {
+    const answer = await raw(url, bytes)
+    t.match(answer, new RegExp(`^HTTP/1.1 ${status} `), `${what} → ${status}`)
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
+    t.match(body, { statusCode: status, code, error: String, message: String }, `${what}: the error shape, with a code`)
+  }
+  t.equal((await fetch(`${url}/healthz`)).status, 200, 'and the server goes on serving')
+})
