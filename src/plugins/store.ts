@@ -33,33 +33,56 @@ export interface StoreOptions {
 /** Entries one stream read asks for (the adapter's default). */
 const READ_COUNT = 100
 
+type XRead = (...args: unknown[]) => Promise<Array<[string, unknown[]]> | null>
+
 /**
- * Paces the stream reads of the readers the adapter duplicates from `client`. The adapter
- * reads again as soon as a read returns, so a busy stream costs a round trip (and a wake-up of
- * Redis and of this node) for every entry or two. After a read that returned entries but fewer
- * than it asked for, the next one waits `paceMs`: the first message after a quiet spell is
- * still read at once, and those that follow are read together, at most `paceMs` later.
+ * Paces a stream reader's reads. The adapter reads again as soon as a read returns, so a busy
+ * stream costs a round trip (and a wake-up of Redis and of this node) for every entry or two.
+ * After a read that returned entries but fewer than it asked for, the next one waits `paceMs`:
+ * the first message after a quiet spell is still read at once, and those that follow are read
+ * together, at most `paceMs` later. 0 leaves the reader as it is.
  */
-export function paceStreamReads(client: Redis, paceMs: number): Redis {
-  if (paceMs <= 0) return client
-  const duplicate = client.duplicate.bind(client)
-  client.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
-    const reader = duplicate(...args)
-    const xread = reader.xread.bind(reader) as (...xargs: unknown[]) => Promise<Array<[string, unknown[]]> | null>
-    let readAt = 0
-    let short = false
-    ;(reader as unknown as { xread: typeof xread }).xread = async (...xargs) => {
-      const wait = short ? paceMs - (performance.now() - readAt) : 0
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-      const result = await xread(...xargs)
-      readAt = performance.now()
-      const entries = result?.[0]?.[1].length ?? 0
-      short = entries > 0 && entries < READ_COUNT
-      return result
+export function paceReads(reader: Redis, paceMs: number): void {
+  if (paceMs <= 0) return
+  const xread = reader.xread.bind(reader) as XRead
+  let readAt = 0
+  let short = false
+  ;(reader as unknown as { xread: XRead }).xread = async (...args) => {
+    const wait = short ? paceMs - (performance.now() - readAt) : 0
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    const result = await xread(...args)
+    readAt = performance.now()
+    const entries = result?.[0]?.[1].length ?? 0
+    short = entries > 0 && entries < READ_COUNT
+    return result
+  }
+}
+
+/**
+ * Makes a stream reader read after a concrete entry id where it would read from `$`. The adapter
+ * reads from `$` ("what is appended after this read arrives") until it has read an entry, and
+ * a node in a room where nothing else happens may read none for a long while. When Redis stalls
+ * meanwhile, the blocked read times out once Redis resumes, and the next `$` read then starts
+ * after the appends that were queued during the stall: those messages would never reach this
+ * node's sockets. The stream's last id, taken once at the first read, means the same as `$` then,
+ * and keeps meaning it later.
+ */
+export function readAfterLastEntry(reader: Redis, stream: string): void {
+  const xread = reader.xread.bind(reader) as XRead
+  let start: Promise<string> | undefined
+  ;(reader as unknown as { xread: XRead }).xread = async (...args) => {
+    if (args.at(-1) === '$' && args.at(-2) === stream) {
+      start ??= reader.xrevrange(stream, '+', '-', 'COUNT', 1).then(
+        (last) => last[0]?.[0] ?? '0-0',
+        (err: unknown) => {
+          start = undefined
+          throw err
+        }
+      )
+      args[args.length - 1] = await start
     }
-    return reader
-  }) as Redis['duplicate']
-  return client
+    return xread(...args)
+  }
 }
 
 /** The stream every node reads its broadcasts from; the append script writes chat messages to it. */
@@ -140,12 +163,14 @@ export default fp(
     adapterClient.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
       const made = duplicate(...args)
       duplicates.push(made)
+      readAfterLastEntry(made, STREAM.name)
+      paceReads(made, options.readPaceMs ?? 0)
       return made
     }) as Redis['duplicate']
     // A short blocking read, so the reader notices a close within a second.
     fastify.decorate(
       'clusterAdapter',
-      createAdapter(paceStreamReads(adapterClient, options.readPaceMs ?? 0), {
+      createAdapter(adapterClient, {
         streamName: STREAM.name,
         maxLen: STREAM.maxLen,
         readCount: READ_COUNT,
