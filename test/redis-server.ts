@@ -15,6 +15,8 @@ export interface RedisServer {
   stop(): Promise<void>
   /** Starts it again on the same port and data directory. */
   start(): Promise<void>
+  /** Freezes the process (SIGSTOP) for `ms`, as a stalled host would, then lets it go on. */
+  stall(ms: number): Promise<void>
 }
 
 async function waitForPort(port: number, proc: ChildProcess, output: () => string): Promise<void> {
@@ -58,6 +60,11 @@ export async function startRedis(t: Test): Promise<RedisServer | undefined> {
       proc.stdout!.on('data', (c: Buffer) => (output += c.toString()))
       proc.stderr!.on('data', (c: Buffer) => (output += c.toString()))
       await waitForPort(port, proc, () => output)
+    },
+    async stall(ms) {
+      proc!.kill('SIGSTOP')
+      await new Promise((r) => setTimeout(r, ms))
+      proc!.kill('SIGCONT')
     },
     async stop() {
       if (proc === undefined || proc.exitCode !== null) return

@@ -52,6 +52,8 @@ export class ChatService {
   private readonly connectionsByUser = new Map<string, number>()
   /** Presence removals the store refused (Redis away); retried by `maintain`. */
   private readonly unfinished = new Set<{ room: string; user: Member; socketId: string }>()
+  /** The store forgot this node's presence, and it is not yet all written again. */
+  private presenceLost = false
   private readonly maxRooms: number
 
   constructor(
@@ -177,6 +179,32 @@ export class ChatService {
     }
     for (const { room, user } of await this.store.sweep()) {
       this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'left' })
+    }
+    if (this.store.forgotten()) this.presenceLost = true
+    if (this.presenceLost) {
+      // Until it went through (Redis may go away again meanwhile); adding is idempotent.
+      await this.recordPresenceAgain()
+      this.presenceLost = false
+    }
+  }
+
+  /**
+   * Writes the presence of every socket of this node again, after the store forgot this node
+   * (other nodes swept it as dead while it was cut off): its users are back, and the rooms hear
+   * that they joined.
+   */
+  private async recordPresenceAgain(): Promise<void> {
+    for (const socket of this.io.of('/').sockets.values() as Iterable<ChatSocket>) {
+      const { user, rooms } = socket.data
+      for (const room of [...(rooms ?? [])]) {
+        const first = await this.store.addPresence(room, user, socket.id)
+        if (!socket.connected || !rooms.has(room)) {
+          // It left meanwhile, and its own removal may have run before this addition.
+          await this.store.removePresence(room, user.id, socket.id)
+          continue
+        }
+        if (first) this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })
+      }
     }
   }
 

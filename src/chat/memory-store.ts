@@ -159,6 +159,11 @@ export class MemoryStore implements ChatStore {
     return []
   }
 
+  /** One process: nothing can forget it. */
+  forgotten(): boolean {
+    return false
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

@@ -112,8 +112,16 @@ export class RedisStore implements ChatStore {
   readonly broadcasts = true
   readonly nodeId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   private heartbeat: NodeJS.Timeout | undefined
-  /** When this node last (re)connected: it judges others only once it has been up a while. */
-  private connectedAt = 0
+  /**
+   * Since when this node's own heartbeats have gone through promptly. It judges others dead only
+   * after a whole node timeout of that: after an outage or a stall of Redis, nobody could beat,
+   * and every live node needs time to announce itself again before its heartbeat means anything.
+   */
+  private healthySince = 0
+  /** Whether a heartbeat of this node went through since it started. */
+  private announced = false
+  /** Set when a heartbeat found this node missing from the live nodes (see `forgotten`). */
+  private wasForgotten = false
   private readonly heartbeatMs: number
   private readonly nodeTimeoutMs: number
 
@@ -131,9 +139,22 @@ export class RedisStore implements ChatStore {
   /** Announces this node and keeps announcing it, so others can tell when it died. */
   start(): void {
     clearInterval(this.heartbeat)
-    this.connectedAt = Date.now()
+    this.healthySince = Date.now()
     const beat = () => {
-      this.redis.zadd(KEY.nodes, Date.now(), this.nodeId).catch((err: unknown) => this.options.onError?.(err, 'heartbeat'))
+      const sentAt = Date.now()
+      this.redis.zadd(KEY.nodes, sentAt, this.nodeId).then(
+        (added) => {
+          // Answered late: Redis was stalled, and nobody's heartbeat got through meanwhile.
+          if (Date.now() - sentAt > this.heartbeatMs) this.healthySince = Date.now()
+          // Added rather than updated: this node had been swept as dead (or Redis lost its data).
+          if (added === 1 && this.announced) this.wasForgotten = true
+          this.announced = true
+        },
+        (err: unknown) => {
+          this.healthySince = Date.now()
+          this.options.onError?.(err, 'heartbeat')
+        }
+      )
     }
     beat()
     this.heartbeat = setInterval(beat, this.heartbeatMs)
@@ -268,10 +289,16 @@ export class RedisStore implements ChatStore {
    * claims a dead node first cleans it up, and gets the users who thereby left rooms.
    */
   async sweep(): Promise<Departure[]> {
-    // After an outage nobody could beat: wait until every live node had time to announce itself.
-    if (Date.now() - this.connectedAt < this.nodeTimeoutMs) return []
+    if (Date.now() - this.healthySince < this.nodeTimeoutMs) return []
     const departures: Departure[] = []
-    const dead = await this.redis.zrangebyscore(KEY.nodes, '-inf', Date.now() - this.nodeTimeoutMs)
+    const askedAt = Date.now()
+    const dead = await this.redis.zrangebyscore(KEY.nodes, '-inf', askedAt - this.nodeTimeoutMs)
+    // A slow answer means Redis was stalled while we asked: the others' heartbeats were stuck
+    // behind it too, and the list is not to be trusted.
+    if (Date.now() - askedAt > this.heartbeatMs) {
+      this.healthySince = Date.now()
+      return []
+    }
     for (const nodeId of dead) {
       if (nodeId === this.nodeId) continue
       if ((await this.redis.zrem(KEY.nodes, nodeId)) !== 1) continue
@@ -283,6 +310,12 @@ export class RedisStore implements ChatStore {
       await this.redis.del(KEY.nodeSockets(nodeId))
     }
     return departures
+  }
+
+  forgotten(): boolean {
+    const was = this.wasForgotten
+    this.wasForgotten = false
+    return was
   }
 
   async ping(): Promise<void> {

@@ -65,6 +65,12 @@ export interface ChatStore {
 
   /** Forgets the presence of nodes that died without saying goodbye; returns who left. */
   sweep(): Promise<Departure[]>
+  /**
+   * True (once) when this node found that it was itself forgotten: swept as dead while it was
+   * cut off from the store, or the store lost its data. The presence of its sockets is gone and
+   * must be recorded again.
+   */
+  forgotten(): boolean
 
   /** Resolves when the store can serve; rejects when it cannot (readiness). */
   ping(): Promise<void>

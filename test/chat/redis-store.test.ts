@@ -80,6 +80,53 @@ if (redis !== undefined) {
 }
 
 if (redis !== undefined) {
+  t.test('a stall of Redis longer than the node timeout makes nobody who is alive look dead', async (t) => {
+    const [a, b] = [new Redis(redis.url, { db: 12 }), new Redis(redis.url, { db: 12 })]
+    t.teardown(() => {
+      a.disconnect()
+      b.disconnect()
+    })
+    await a.flushdb()
+    const options = { historyLimit: 10, streamName: 's', streamMaxLen: 10, heartbeatMs: 50, nodeTimeoutMs: 300 }
+    const [alive, judge] = [new RedisStore(a, options), new RedisStore(b, options)]
+    alive.start()
+    judge.start()
+    t.teardown(async () => {
+      await judge.close()
+      await alive.close()
+    })
+    await alive.addPresence('r', { id: 'ann', name: 'Ann' }, 's1')
+    await new Promise((r) => setTimeout(r, 400))
+    t.same(await judge.sweep(), [], 'nobody is dead')
+    // A sweep asked during the stall is answered after it, when every heartbeat is old.
+    const stalled = redis.stall(800)
+    await new Promise((r) => setTimeout(r, 400))
+    const during = judge.sweep()
+    await stalled
+    t.same(await during, [], 'the answer to a sweep asked during the stall is not trusted')
+    for (let i = 0; i < 12; i++) {
+      t.same(await judge.sweep(), [], `a sweep ${i * 50} ms after the stall finds nobody dead`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    t.same(await judge.members('r'), [{ id: 'ann', name: 'Ann' }], "Ann's presence is still there")
+    t.equal(alive.forgotten(), false)
+  })
+
+  t.test('a node that was swept while alive learns it from its next heartbeat', async (t) => {
+    const client = new Redis(redis.url, { db: 11 })
+    t.teardown(() => client.disconnect())
+    await client.flushdb()
+    const store = new RedisStore(client, { historyLimit: 10, streamName: 's', streamMaxLen: 10, heartbeatMs: 50 })
+    store.start()
+    t.teardown(() => store.close())
+    await new Promise((r) => setTimeout(r, 120))
+    t.equal(store.forgotten(), false, 'announced, and still known')
+    await client.zrem('chat:nodes', store.nodeId)
+    await new Promise((r) => setTimeout(r, 120))
+    t.equal(store.forgotten(), true, 'swept: its heartbeat added it back')
+    t.equal(store.forgotten(), false, 'told once')
+  })
+
   t.test("a room's keys expire a while after its last message", async (t) => {
     const client = new Redis(redis.url, { db: 13 })
     t.teardown(() => client.disconnect())
