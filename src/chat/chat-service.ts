@@ -238,6 +238,9 @@ export class ChatService {
 
   async typing(socket: ChatSocket, { room, typing }: TypingPayload): Promise<EmptyResult> {
     this.requireJoined(socket, room)
+    // In a cluster a typing event goes through Redis; while it is away it would wait in a queue
+    // that grows with the outage, and arrive stale. It is not worth keeping: refused instead.
+    if (!this.store.available) throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; typing is not shown meanwhile')
     const { user } = socket.data
     socket.to(chatRoom(room)).except(userRoom(user.id)).emit('typing', { room, user, typing })
     return {}

@@ -159,6 +159,8 @@ export class MemoryStore implements ChatStore {
     return []
   }
 
+  readonly available = true
+
   /** One process: nothing can forget it. */
   forgotten(): boolean {
     return false

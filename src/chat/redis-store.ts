@@ -122,6 +122,8 @@ export class RedisStore implements ChatStore {
   private announced = false
   /** Set when a heartbeat found this node missing from the live nodes (see `forgotten`). */
   private wasForgotten = false
+  /** False from a command that failed (Redis away or stalled) until one goes through again. */
+  private answering = true
   private readonly heartbeatMs: number
   private readonly nodeTimeoutMs: number
 
@@ -144,6 +146,7 @@ export class RedisStore implements ChatStore {
       const sentAt = Date.now()
       this.redis.zadd(KEY.nodes, sentAt, this.nodeId).then(
         (added) => {
+          this.answering = true
           // Answered late: Redis was stalled, and nobody's heartbeat got through meanwhile.
           if (Date.now() - sentAt > this.heartbeatMs) this.healthySince = Date.now()
           // Added rather than updated: this node had been swept as dead (or Redis lost its data).
@@ -152,6 +155,7 @@ export class RedisStore implements ChatStore {
         },
         (err: unknown) => {
           this.healthySince = Date.now()
+          this.answering = false
           this.options.onError?.(err, 'heartbeat')
         }
       )
@@ -169,9 +173,12 @@ export class RedisStore implements ChatStore {
    */
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn()
+      const result = await fn()
+      this.answering = true
+      return result
     } catch (err) {
       if (err instanceof ChatError) throw err
+      this.answering = false
       this.options.onError?.(err, operation)
       if (operation === 'append' && !NOT_SENT.test((err as Error).message)) {
         throw new ChatError('INTERNAL', 'The message may not have been stored; retry with the same clientId')
@@ -310,6 +317,10 @@ export class RedisStore implements ChatStore {
       await this.redis.del(KEY.nodeSockets(nodeId))
     }
     return departures
+  }
+
+  get available(): boolean {
+    return this.answering && this.redis.status === 'ready'
   }
 
   forgotten(): boolean {

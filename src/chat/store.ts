@@ -72,6 +72,11 @@ export interface ChatStore {
    */
   forgotten(): boolean
 
+  /**
+   * Whether the store seems to answer right now (connected, and its last command went through),
+   * without asking it: for what is not worth queueing while it is away (typing).
+   */
+  readonly available: boolean
   /** Resolves when the store can serve; rejects when it cannot (readiness). */
   ping(): Promise<void>
   close(): Promise<void>

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisStore } from '../../src/chat/redis-store.js'
-import { guest, next, request, startApp } from '../helpers.js'
+import { guest, next, request, startApp, until, untilReady } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
 
 t.test('a node that was swept as dead while it was alive records its users again, and the rooms hear they joined', async (t) => {
@@ -36,4 +36,37 @@ t.test('a node that was swept as dead while it was alive records its users again
   t.same(members, ['Bob', 'Watcher'], 'and lists him again')
   await b.app.chat.maintain()
   t.same((await a.app.chat.store.rooms(10)).find((r) => r.name === 'lobby')?.members, 2, 'once')
+})
+
+t.test('while Redis is away typing is refused, not queued to arrive stale, and it works again after', async (t) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const env = { REDIS_URL: redis.url, MESSAGE_RATE_PER_SEC: '0' }
+  const [a, b] = [await startApp(t, env), await startApp(t, env)]
+  const ann = await guest(t, a.url, 'Ann')
+  const bob = await guest(t, b.url, 'Bob')
+  await request(ann.socket, 'room:join', { room: 'r' })
+  await request(bob.socket, 'room:join', { room: 'r' })
+  const seen: boolean[] = []
+  bob.socket.on('typing', (e) => seen.push(e.typing))
+  await redis.stop()
+  await untilReady(a.url, 503)
+  for (let i = 0; i < 5; i++) {
+    const answer = await request(ann.socket, 'typing', { room: 'r', typing: true })
+    t.equal(answer.error?.code, 'UNAVAILABLE', `typing ${i} during the outage is refused`)
+  }
+  await redis.start()
+  await untilReady(a.url)
+  let answer
+  for (let i = 0; i < 100 && !answer?.ok; i++) {
+    answer = await request(ann.socket, 'typing', { room: 'r', typing: false })
+    if (!answer.ok) await new Promise((r) => setTimeout(r, 50))
+  }
+  t.ok(answer?.ok, 'typing works again once Redis is back')
+  await until(() => seen.length > 0, 5000, 'typing at Bob')
+  // A message sent after it comes after it: had stale typing been queued, it would be here by now.
+  const got = next(bob.socket, 'message')
+  await request(ann.socket, 'message:send', { room: 'r', text: 'after' })
+  await got
+  t.same(seen, [false], 'Bob got only the typing sent after the outage')
 })
