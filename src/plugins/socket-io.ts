@@ -114,6 +114,13 @@ export default fp(
     const fromTrustedProxy = trustedPeerResolver(options.trustProxy)
     /** Engine.IO connections open per client address key, counted from the handshake to the close. */
     const byAddress = new Map<string, number>()
+    /** Handshakes let through and counted, whose connection has not been made yet. */
+    const reserved = new WeakSet<IncomingMessage>()
+    const release = (key: string) => {
+      const left = (byAddress.get(key) ?? 1) - 1
+      if (left > 0) byAddress.set(key, left)
+      else byAddress.delete(key)
+    }
 
     /** Browsers always send Origin; other clients may not, and are not subject to CORS. */
     function originAllowed(req: IncomingMessage): boolean {
@@ -149,11 +156,20 @@ export default fp(
         // a token: a stock client meets the refusal as a failed attempt and tries again later.
         if (options.maxConnectionsPerAddress > 0) {
           const key = addressKey(clientAddress(req))
-          if ((byAddress.get(key) ?? 0) >= options.maxConnectionsPerAddress) {
+          const open = byAddress.get(key) ?? 0
+          if (open >= options.maxConnectionsPerAddress) {
             reject('ADDRESS_LIMIT')
             log.warn({ event: 'connect_refused', reason: 'ADDRESS_LIMIT', address: key, remoteAddress: req.socket.remoteAddress }, 'socket refused: too many connections from one address')
             return callback('Too many connections from your address', false)
           }
+          // Counted now, not when the connection is made (a few microtasks on): handshakes
+          // pipelined in one write are all let through before any connection is made. Given
+          // back at the end of this turn if none was (the handshake failed).
+          byAddress.set(key, open + 1)
+          reserved.add(req)
+          setImmediate(() => {
+            if (reserved.delete(req)) release(key)
+          })
         }
         callback(null, true)
       },
@@ -169,13 +185,11 @@ export default fp(
     const gate = new InflightGate()
     if (options.maxConnectionsPerAddress > 0) {
       io.engine.on('connection', function countAddress(conn: EngineSocket) {
-        const key = addressKey(clientAddress(conn.request))
-        byAddress.set(key, (byAddress.get(key) ?? 0) + 1)
-        conn.once('close', () => {
-          const left = (byAddress.get(key) ?? 1) - 1
-          if (left > 0) byAddress.set(key, left)
-          else byAddress.delete(key)
-        })
+        const req = conn.request as IncomingMessage | undefined
+        if (req === undefined) return // WebTransport (not enabled): no request to count by
+        const key = addressKey(clientAddress(req))
+        if (!reserved.delete(req)) byAddress.set(key, (byAddress.get(key) ?? 0) + 1)
+        conn.once('close', () => release(key))
       })
     }
     if (options.adapter !== undefined) io.adapter(options.adapter)

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { connect as tcpConnect } from 'node:net'
 import t from 'tap'
 import { captureLogs, client, connect, scrape, signIn, startApp, TEST_SECRET } from '../helpers.js'
 
@@ -127,6 +128,22 @@ t.test('one client address may hold MAX_CONNECTIONS_PER_ADDRESS connections on a
   const metrics = await scrape(url)
   t.ok((metrics.get('chat_connection_rejections_total{reason="ADDRESS_LIMIT"}') ?? 0) >= 3, 'refusals are counted as ADDRESS_LIMIT')
   t.match(lines.find((l) => l.event === 'connect_refused' && l.reason === 'ADDRESS_LIMIT'), { address: '198.51.100.1', remoteAddress: String })
+})
+
+t.test('handshakes pipelined in one write cannot get past the address limit', async (t) => {
+  const { app, url } = await startApp(t, { MAX_CONNECTIONS_PER_ADDRESS: '3' })
+  const { hostname, port } = new URL(url)
+  const socket = tcpConnect(Number(port), hostname)
+  const handshake = (last: boolean) => `GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: ${hostname}\r\nConnection: ${last ? 'close' : 'keep-alive'}\r\n\r\n`
+  socket.end(Array.from({ length: 20 }, (_, i) => handshake(i === 19)).join(''))
+  let answers = ''
+  socket.setEncoding('utf8')
+  for await (const chunk of socket) answers += chunk
+  // A body need not end in a newline: the next status line may follow it on the same line.
+  const statuses = [...answers.matchAll(/HTTP\/1\.1 (\d{3}) [A-Z]/g)].map((m) => m[1])
+  t.equal(statuses.length, 20, 'every request was answered')
+  t.equal(statuses.filter((s) => s === '200').length, 3, 'three sessions, the rest refused')
+  t.equal((app.io.engine as unknown as { clientsCount: number }).clientsCount, 3)
 })
 
 t.test('without a trusted proxy the address limit counts the peer, whatever X-Forwarded-For claims', async (t) => {
