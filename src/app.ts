@@ -48,6 +48,11 @@ function errorReply(statusCode: number, code: string, message: string) {
  */
 function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
+  // A response already under way on this connection: another can only garble it.
+  if ((socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true) {
+    socket.destroy()
+    return
+  }
   const code: HttpErrorCode =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'INVALID_PAYLOAD'
   const { status } = errorTable[code]

@@ -199,8 +199,9 @@ export class ChatService {
       for (const room of [...(rooms ?? [])]) {
         const first = await this.store.addPresence(room, user, socket.id)
         if (!socket.connected || !rooms.has(room)) {
-          // It left meanwhile, and its own removal may have run before this addition.
-          await this.store.removePresence(room, user.id, socket.id)
+          // It left meanwhile, and its own removal may have run before this addition. (If this
+          // removal fails it is kept for the next upkeep, as any other.)
+          await this.forgetSocket({ room, user, socketId: socket.id })
           continue
         }
         if (first) this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })

@@ -1,7 +1,7 @@
 // The single-node store: everything in this process's memory, lost on restart.
 import { randomUUID } from 'node:crypto'
 import type { Member, Message } from './protocol.js'
-import type { AppendInput, AppendResult, ChatStore, Departure, RoomSummary, SinceResult } from './store.js'
+import { type AppendInput, type AppendResult, busiestFirst, type ChatStore, type Departure, type RoomSummary, type SinceResult } from './store.js'
 
 interface RoomState {
   seq: number
@@ -151,7 +151,7 @@ export class MemoryStore implements ChatStore {
     for (const [name, state] of this.rooms_) {
       if (state.presence.size > 0) list.push({ name, members: state.presence.size })
     }
-    return list.sort((a, b) => b.members - a.members || a.name.localeCompare(b.name)).slice(0, limit)
+    return list.sort(busiestFirst).slice(0, limit)
   }
 
   /** One process: no other node can die. */

@@ -7,7 +7,7 @@ import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
 import { ChatError } from '../errors.js'
 import type { Member, Message } from './protocol.js'
-import type { AppendInput, AppendResult, ChatStore, Departure, RoomSummary, SinceResult } from './store.js'
+import { type AppendInput, type AppendResult, busiestFirst, type ChatStore, type Departure, type RoomSummary, type SinceResult } from './store.js'
 
 export interface RedisStoreOptions {
   historyLimit: number
@@ -93,6 +93,21 @@ if tonumber(redis.call('ZINCRBY', KEYS[3], -1, ARGV[3])) <= 0 then redis.call('Z
 return member or false
 `
 
+// KEYS: nodes, the node's sockets, a tombstone for them. ARGV: node id, the latest heartbeat
+// that counts as dead. Claims a dead node for this sweeper, in one step: only if its heartbeat
+// is still that old (it may have come back since it was listed), and its sockets move to the
+// tombstone, so that what the node records after coming back is not swept with them.
+const CLAIM_DEAD = `
+local beat = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not beat or tonumber(beat) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('RENAME', KEYS[2], KEYS[3])
+  redis.call('EXPIRE', KEYS[3], 3600)
+end
+return 1
+`
+
 /** ioredis's words for a command refused before it was written (no connection, no queue). */
 const NOT_SENT = /Stream isn't writeable/
 
@@ -110,7 +125,9 @@ function messageParts(id: string, input: AppendInput): [string, string] {
 
 export class RedisStore implements ChatStore {
   readonly broadcasts = true
-  readonly nodeId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+  private readonly baseId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+  /** Bumped each time this node finds itself forgotten (see `nodeId`). */
+  private generation = 0
   private heartbeat: NodeJS.Timeout | undefined
   /**
    * Since when this node's own heartbeats have gone through promptly. It judges others dead only
@@ -118,8 +135,8 @@ export class RedisStore implements ChatStore {
    * and every live node needs time to announce itself again before its heartbeat means anything.
    */
   private healthySince = 0
-  /** Whether a heartbeat of this node went through since it started. */
-  private announced = false
+  /** The id under which a heartbeat of this node last went through. */
+  private announcedId: string | undefined
   /** Set when a heartbeat found this node missing from the live nodes (see `forgotten`). */
   private wasForgotten = false
   /** False from a command that failed (Redis away or stalled) until one goes through again. */
@@ -136,6 +153,7 @@ export class RedisStore implements ChatStore {
     redis.defineCommand('chatAppend', { numberOfKeys: 5, lua: APPEND })
     redis.defineCommand('chatAddPresence', { numberOfKeys: 4, lua: ADD_PRESENCE })
     redis.defineCommand('chatRemovePresence', { numberOfKeys: 4, lua: REMOVE_PRESENCE })
+    redis.defineCommand('chatClaimDead', { numberOfKeys: 3, lua: CLAIM_DEAD })
   }
 
   /** Announces this node and keeps announcing it, so others can tell when it died. */
@@ -144,14 +162,21 @@ export class RedisStore implements ChatStore {
     this.healthySince = Date.now()
     const beat = () => {
       const sentAt = Date.now()
-      this.redis.zadd(KEY.nodes, sentAt, this.nodeId).then(
+      const id = this.nodeId
+      this.redis.zadd(KEY.nodes, sentAt, id).then(
         (added) => {
           this.answering = true
           // Answered late: Redis was stalled, and nobody's heartbeat got through meanwhile.
           if (Date.now() - sentAt > this.heartbeatMs) this.healthySince = Date.now()
-          // Added rather than updated: this node had been swept as dead (or Redis lost its data).
-          if (added === 1 && this.announced) this.wasForgotten = true
-          this.announced = true
+          if (added === 1 && this.announcedId === id) {
+            // Added rather than updated: this node had been swept as dead (or Redis lost its
+            // data). Its presence is recorded again under a new id, which a sweep of the old
+            // one, perhaps still under way, cannot touch; the old id, back among the nodes,
+            // is swept in turn later, with whatever was still recorded under it.
+            this.generation++
+            this.wasForgotten = true
+            beat()
+          } else this.announcedId = id
         },
         (err: unknown) => {
           this.healthySince = Date.now()
@@ -283,11 +308,17 @@ export class RedisStore implements ChatStore {
 
   rooms(limit: number): Promise<RoomSummary[]> {
     return this.call('rooms', async () => {
-      // Among rooms tied at the cut, Redis picks by name from the end; the list is then sorted.
       const flat = await this.redis.zrevrangebyscore(KEY.rooms, '+inf', 1, 'WITHSCORES', 'LIMIT', 0, limit)
-      const list: RoomSummary[] = []
+      let list: RoomSummary[] = []
       for (let i = 0; i < flat.length; i += 2) list.push({ name: flat[i]!, members: Number(flat[i + 1]) })
-      return list.sort((a, b) => b.members - a.members || a.name.localeCompare(b.name))
+      if (list.length === limit && limit > 0) {
+        // Among the rooms tied at the cut, Redis took the last by name: take the first instead.
+        const cut = list[list.length - 1]!.members
+        list = list.filter((room) => room.members > cut)
+        const tied = await this.redis.zrangebyscore(KEY.rooms, cut, cut, 'LIMIT', 0, limit - list.length)
+        for (const name of tied) list.push({ name, members: cut })
+      }
+      return list.sort(busiestFirst)
     })
   }
 
@@ -308,19 +339,29 @@ export class RedisStore implements ChatStore {
     }
     for (const nodeId of dead) {
       if (nodeId === this.nodeId) continue
-      if ((await this.redis.zrem(KEY.nodes, nodeId)) !== 1) continue
-      for (const entry of await this.redis.smembers(KEY.nodeSockets(nodeId))) {
+      const tombstone = `${KEY.nodeSockets(nodeId)}:swept:${randomUUID()}`
+      const claimed = await (this.redis as unknown as Scripts).chatClaimDead(KEY.nodes, KEY.nodeSockets(nodeId), tombstone, nodeId, askedAt - this.nodeTimeoutMs)
+      if (claimed !== 1) continue
+      for (const entry of await this.redis.smembers(tombstone)) {
         const [room, userId, socketId] = JSON.parse(entry) as [string, string, string]
         const member = await this.remove(room, userId, socketId, nodeId)
         if (member !== undefined) departures.push({ room, user: member })
       }
-      await this.redis.del(KEY.nodeSockets(nodeId))
+      await this.redis.del(tombstone)
     }
     return departures
   }
 
   get available(): boolean {
     return this.answering && this.redis.status === 'ready'
+  }
+
+  /**
+   * This node's name among the live nodes, and in what it records of its sockets' presence: the
+   * process's, plus a generation once it was forgotten.
+   */
+  get nodeId(): string {
+    return this.generation === 0 ? this.baseId : `${this.baseId}.${this.generation}`
   }
 
   forgotten(): boolean {
@@ -355,4 +396,5 @@ interface Scripts {
   chatAppend(...args: Array<string | number>): Promise<unknown>
   chatAddPresence(...args: Array<string | number>): Promise<unknown>
   chatRemovePresence(...args: Array<string | number>): Promise<unknown>
+  chatClaimDead(...args: Array<string | number>): Promise<unknown>
 }

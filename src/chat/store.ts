@@ -35,6 +35,11 @@ export interface RoomSummary {
   members: number
 }
 
+/** The order of a room list: busiest first, then by name (by UTF-16 code unit, as Redis orders equal scores). */
+export function busiestFirst(a: RoomSummary, b: RoomSummary): number {
+  return b.members - a.members || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+}
+
 export interface ChatStore {
   /**
    * True when `append` itself publishes each new message to every node (in seq order); false
