@@ -348,7 +348,11 @@ function connect(current: Session): void {
     const state = rooms.get(room)
     if (state === undefined) return
     if (status === 'joined') state.members.set(user.id, user)
-    else state.members.delete(user.id)
+    else {
+      state.members.delete(user.id)
+      // Someone who left is typing no more (a closed tab never says so).
+      state.typing.delete(user.id)
+    }
     render()
     refreshPublicRoomsSoon()
   })

@@ -105,6 +105,21 @@ t.test('two people chat both ways and see each other, typing included', async (t
   t.equal(await ada.getByLabel('1 unread').count(), 0, 'reading the room clears its count')
 })
 
+t.test('someone who closes the tab while typing is shown typing no more', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const { url } = await startApp(t)
+  const ada = await person(t, browser, url, 'Ada')
+  const grace = await person(t, browser, url, 'Grace')
+  await ada.getByText('2 here: Ada (you), Grace').waitFor()
+  await grace.getByRole('textbox', { name: 'Message' }).pressSequentially('half a thou')
+  await ada.getByText('Grace is typing…').waitFor()
+  // A closed tab says nothing more, not even that it stopped typing.
+  await grace.context().close()
+  await ada.getByText('1 here: Ada (you)').waitFor()
+  t.equal(await ada.getByText('Grace is typing…').count(), 0, 'her leaving ends her typing')
+})
+
 t.test('the session survives a reload, and older history loads on scroll', async (t) => {
   const browser = await launch(t)
   if (browser === undefined) return
