@@ -62,13 +62,21 @@ async function bobSays(t: Test, url: string, room: string, text: string): Promis
 
 const message = (page: Page, text: string) => page.locator('#messages .message:not(.pending) .text', { hasText: text })
 
-t.test('two people chat both ways and see each other, typing included', async (t) => {
+/** Ada and Grace signed in to one room on a fresh service, each in her own browser context. */
+async function adaAndGrace(t: Test): Promise<{ url: string; ada: Page; grace: Page } | undefined> {
   const browser = await launch(t)
-  if (browser === undefined) return
+  if (browser === undefined) return undefined
   const { url } = await startApp(t)
   const ada = await person(t, browser, url, 'Ada')
   const grace = await person(t, browser, url, 'Grace')
   await ada.getByText('2 here: Ada (you), Grace').waitFor()
+  return { url, ada, grace }
+}
+
+t.test('two people chat both ways and see each other, typing included', async (t) => {
+  const pair = await adaAndGrace(t)
+  if (pair === undefined) return
+  const { url, ada, grace } = pair
   t.pass('Ada sees Grace arrive')
 
   await say(ada, 'Hello Grace!')
@@ -106,12 +114,9 @@ t.test('two people chat both ways and see each other, typing included', async (t
 })
 
 t.test('someone who closes the tab while typing is shown typing no more', async (t) => {
-  const browser = await launch(t)
-  if (browser === undefined) return
-  const { url } = await startApp(t)
-  const ada = await person(t, browser, url, 'Ada')
-  const grace = await person(t, browser, url, 'Grace')
-  await ada.getByText('2 here: Ada (you), Grace').waitFor()
+  const pair = await adaAndGrace(t)
+  if (pair === undefined) return
+  const { ada, grace } = pair
   await grace.getByRole('textbox', { name: 'Message' }).pressSequentially('half a thou')
   await ada.getByText('Grace is typing…').waitFor()
   // A closed tab says nothing more, not even that it stopped typing.
