@@ -19,6 +19,8 @@ export interface RedisStoreOptions {
   /** How often this node says it is alive, and after how long without that it counts as dead. */
   heartbeatMs?: number
   nodeTimeoutMs?: number
+  /** How long a sweep may go unfinished (its sweeper lost Redis part-way) before another takes it over. */
+  sweepTakeoverMs?: number
   /** Called when an operation fails because Redis cannot be reached. */
   onError?: (err: unknown, operation: string) => void
 }
@@ -35,7 +37,9 @@ const KEY = {
   userSockets: (room: string, userId: string) => `chat:room:${room}:user:${userId}`,
   rooms: 'chat:rooms',
   nodes: 'chat:nodes',
-  nodeSockets: (nodeId: string) => `chat:node:${nodeId}:sockets`
+  nodeSockets: (nodeId: string) => `chat:node:${nodeId}:sockets`,
+  /** Sweeps of dead nodes under way: [node id, tombstone] by when they started. */
+  sweeping: 'chat:sweeping'
 }
 
 // KEYS: seq, log, dedup, stream, dedup fields by seq. ARGV: history limit, de-dup field ('' for
@@ -82,30 +86,63 @@ return 0
 `
 
 // Same KEYS; ARGV: user id, socket key, room, node entry. Returns the member JSON when it was
-// the user's last socket in the room.
+// the user's last socket in the room, 1 when it was not, 0 when the socket was not recorded.
 const REMOVE_PRESENCE = `
 redis.call('SREM', KEYS[4], ARGV[4])
-if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then return false end
-if redis.call('SCARD', KEYS[2]) > 0 then return false end
+if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then return 0 end
+if redis.call('SCARD', KEYS[2]) > 0 then return 1 end
 local member = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
 if tonumber(redis.call('ZINCRBY', KEYS[3], -1, ARGV[3])) <= 0 then redis.call('ZREM', KEYS[3], ARGV[3]) end
-return member or false
+return member or 1
 `
 
-// KEYS: nodes, the node's sockets, a tombstone for them. ARGV: node id, the latest heartbeat
-// that counts as dead. Claims a dead node for this sweeper, in one step: only if its heartbeat
-// is still that old (it may have come back since it was listed), and its sockets move to the
-// tombstone, so that what the node records after coming back is not swept with them.
+// KEYS: nodes, the node's sockets, a tombstone for them, the sweeps under way. ARGV: node id,
+// the latest heartbeat that counts as dead, now, the sweep's entry. Claims a dead node for this
+// sweeper, in one step: only if its heartbeat is still that old (it may have come back since it
+// was listed), and its sockets move to the tombstone, so that what the node records after
+// coming back is not swept with them. The sweep is listed until it is done: one that fails
+// part-way (Redis away again) is taken over later, rather than its members left for good.
 const CLAIM_DEAD = `
 local beat = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not beat or tonumber(beat) > tonumber(ARGV[2]) then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('RENAME', KEYS[2], KEYS[3])
-  redis.call('EXPIRE', KEYS[3], 3600)
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
 end
 return 1
+`
+
+// KEYS: the sweeps under way. ARGV: a sweep's entry, the latest start that counts as abandoned,
+// now. Takes over an abandoned sweep (one sweeper at a time).
+const TAKE_SWEEP = `
+local started = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not started or tonumber(started) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+`
+
+// KEYS: rooms. ARGV: how many. The busiest rooms with their member counts, ties by name, in one
+// step (a count that changed between two reads could list a room twice).
+const BUSIEST_ROOMS = `
+local limit = tonumber(ARGV[1])
+local top = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', 1, 'WITHSCORES', 'LIMIT', 0, limit)
+if #top < 2 * limit or limit == 0 then return top end
+-- Among the rooms tied at the cut ZREVRANGEBYSCORE took the last by name: take the first.
+local cut = top[#top]
+local out = {}
+for i = 1, #top, 2 do
+  if tonumber(top[i + 1]) > tonumber(cut) then
+    out[#out + 1] = top[i]
+    out[#out + 1] = top[i + 1]
+  end
+end
+for _, name in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], cut, cut, 'LIMIT', 0, limit - #out / 2)) do
+  out[#out + 1] = name
+  out[#out + 1] = cut
+end
+return out
 `
 
 /** ioredis's words for a command refused before it was written (no connection, no queue). */
@@ -141,6 +178,9 @@ export class RedisStore implements ChatStore {
   private wasForgotten = false
   /** False from a command that failed (Redis away or stalled) until one goes through again. */
   private answering = true
+  private closed = false
+  /** How long a sweep may go unfinished before another sweeper takes it over. */
+  private readonly sweepTakeoverMs: number
   private readonly heartbeatMs: number
   private readonly nodeTimeoutMs: number
 
@@ -150,10 +190,13 @@ export class RedisStore implements ChatStore {
   ) {
     this.heartbeatMs = options.heartbeatMs ?? 5000
     this.nodeTimeoutMs = options.nodeTimeoutMs ?? 20_000
+    this.sweepTakeoverMs = options.sweepTakeoverMs ?? 60_000
     redis.defineCommand('chatAppend', { numberOfKeys: 5, lua: APPEND })
     redis.defineCommand('chatAddPresence', { numberOfKeys: 4, lua: ADD_PRESENCE })
     redis.defineCommand('chatRemovePresence', { numberOfKeys: 4, lua: REMOVE_PRESENCE })
-    redis.defineCommand('chatClaimDead', { numberOfKeys: 3, lua: CLAIM_DEAD })
+    redis.defineCommand('chatClaimDead', { numberOfKeys: 4, lua: CLAIM_DEAD })
+    redis.defineCommand('chatTakeSweep', { numberOfKeys: 1, lua: TAKE_SWEEP })
+    redis.defineCommand('chatBusiestRooms', { numberOfKeys: 1, lua: BUSIEST_ROOMS })
   }
 
   /** Announces this node and keeps announcing it, so others can tell when it died. */
@@ -168,6 +211,7 @@ export class RedisStore implements ChatStore {
           this.answering = true
           // Answered late: Redis was stalled, and nobody's heartbeat got through meanwhile.
           if (Date.now() - sentAt > this.heartbeatMs) this.healthySince = Date.now()
+          if (this.closed || id !== this.nodeId) return // a beat from before a switch, or the close
           if (added === 1 && this.announcedId === id) {
             // Added rather than updated: this node had been swept as dead (or Redis lost its
             // data). Its presence is recorded again under a new id, which a sweep of the old
@@ -284,19 +328,34 @@ export class RedisStore implements ChatStore {
     })
   }
 
-  private async remove(room: string, userId: string, socketId: string, nodeId: string): Promise<Member | undefined> {
-    const member = await (this.redis as unknown as Scripts).chatRemovePresence(
+  /** Forgets a socket's presence as recorded under `nodeId`: whether it was, and the member when it was their last. */
+  private async remove(room: string, userId: string, socketId: string, nodeId: string): Promise<{ found: boolean; last?: Member }> {
+    const answer = await (this.redis as unknown as Scripts).chatRemovePresence(
       ...this.presenceKeys(room, userId, nodeId),
       userId,
       `${nodeId}/${socketId}`,
       room,
       JSON.stringify([room, userId, socketId])
     )
-    return typeof member === 'string' ? (JSON.parse(member) as Member) : undefined
+    return typeof answer === 'string' ? { found: true, last: JSON.parse(answer) as Member } : { found: answer === 1 }
   }
 
   removePresence(room: string, userId: string, socketId: string): Promise<boolean> {
-    return this.call('removePresence', async () => (await this.remove(room, userId, socketId, this.nodeId)) !== undefined)
+    return this.call('removePresence', async () => {
+      // Recorded under this node's id, or under an earlier one (before it found itself forgotten).
+      for (const nodeId of [this.nodeId, ...this.earlierIds()]) {
+        const { found, last } = await this.remove(room, userId, socketId, nodeId)
+        if (found) return last !== undefined
+      }
+      return false
+    })
+  }
+
+  /** The ids this process had before its current one, newest first. */
+  private earlierIds(): string[] {
+    const ids: string[] = []
+    for (let g = this.generation - 1; g >= 0; g--) ids.push(g === 0 ? this.baseId : `${this.baseId}.${g}`)
+    return ids
   }
 
   members(room: string): Promise<Member[]> {
@@ -308,27 +367,20 @@ export class RedisStore implements ChatStore {
 
   rooms(limit: number): Promise<RoomSummary[]> {
     return this.call('rooms', async () => {
-      const flat = await this.redis.zrevrangebyscore(KEY.rooms, '+inf', 1, 'WITHSCORES', 'LIMIT', 0, limit)
-      let list: RoomSummary[] = []
+      const flat = (await (this.redis as unknown as Scripts).chatBusiestRooms(KEY.rooms, limit)) as string[]
+      const list: RoomSummary[] = []
       for (let i = 0; i < flat.length; i += 2) list.push({ name: flat[i]!, members: Number(flat[i + 1]) })
-      if (list.length === limit && limit > 0) {
-        // Among the rooms tied at the cut, Redis took the last by name: take the first instead.
-        const cut = list[list.length - 1]!.members
-        list = list.filter((room) => room.members > cut)
-        const tied = await this.redis.zrangebyscore(KEY.rooms, cut, cut, 'LIMIT', 0, limit - list.length)
-        for (const name of tied) list.push({ name, members: cut })
-      }
       return list.sort(busiestFirst)
     })
   }
 
   /**
    * Forgets the sockets of nodes that stopped their heartbeat (killed, partitioned): whoever
-   * claims a dead node first cleans it up, and gets the users who thereby left rooms.
+   * claims a dead node first cleans it up, and gets the users who thereby left rooms. Sweeps
+   * that another sweeper abandoned part-way (Redis went away meanwhile) are taken over.
    */
   async sweep(): Promise<Departure[]> {
     if (Date.now() - this.healthySince < this.nodeTimeoutMs) return []
-    const departures: Departure[] = []
     const askedAt = Date.now()
     const dead = await this.redis.zrangebyscore(KEY.nodes, '-inf', askedAt - this.nodeTimeoutMs)
     // A slow answer means Redis was stalled while we asked: the others' heartbeats were stuck
@@ -337,19 +389,38 @@ export class RedisStore implements ChatStore {
       this.healthySince = Date.now()
       return []
     }
+    const mine: Array<[string, string]> = []
     for (const nodeId of dead) {
       if (nodeId === this.nodeId) continue
-      const tombstone = `${KEY.nodeSockets(nodeId)}:swept:${randomUUID()}`
-      const claimed = await (this.redis as unknown as Scripts).chatClaimDead(KEY.nodes, KEY.nodeSockets(nodeId), tombstone, nodeId, askedAt - this.nodeTimeoutMs)
-      if (claimed !== 1) continue
-      for (const entry of await this.redis.smembers(tombstone)) {
-        const [room, userId, socketId] = JSON.parse(entry) as [string, string, string]
-        const member = await this.remove(room, userId, socketId, nodeId)
-        if (member !== undefined) departures.push({ room, user: member })
+      const sweep: [string, string] = [nodeId, `${KEY.nodeSockets(nodeId)}:swept:${randomUUID()}`]
+      const claimed = await (this.redis as unknown as Scripts).chatClaimDead(KEY.nodes, KEY.nodeSockets(nodeId), sweep[1], KEY.sweeping, nodeId, askedAt - this.nodeTimeoutMs, Date.now(), JSON.stringify(sweep))
+      if (claimed === 1) mine.push(sweep)
+    }
+    const abandonedBefore = Date.now() - this.sweepTakeoverMs
+    for (const entry of await this.redis.zrangebyscore(KEY.sweeping, '-inf', abandonedBefore)) {
+      if ((await (this.redis as unknown as Scripts).chatTakeSweep(KEY.sweeping, entry, abandonedBefore, Date.now())) === 1) {
+        mine.push(JSON.parse(entry) as [string, string])
       }
-      await this.redis.del(tombstone)
+    }
+    const departures: Departure[] = []
+    try {
+      for (const sweep of mine) await this.finishSweep(sweep, departures)
+    } catch (err) {
+      // Redis went away part-way: what is done is told now, the rest is taken over later.
+      this.options.onError?.(err, 'sweep')
     }
     return departures
+  }
+
+  private async finishSweep([nodeId, tombstone]: [string, string], departures: Departure[]): Promise<void> {
+    for (const entry of await this.redis.smembers(tombstone)) {
+      const [room, userId, socketId] = JSON.parse(entry) as [string, string, string]
+      const { last } = await this.remove(room, userId, socketId, nodeId)
+      await this.redis.srem(tombstone, entry)
+      if (last !== undefined) departures.push({ room, user: last })
+    }
+    await this.redis.del(tombstone)
+    await this.redis.zrem(KEY.sweeping, JSON.stringify([nodeId, tombstone]))
   }
 
   get available(): boolean {
@@ -372,19 +443,24 @@ export class RedisStore implements ChatStore {
 
   async ping(): Promise<void> {
     await this.redis.ping()
+    // Readiness asks often: typing need not wait for the next heartbeat after an outage.
+    this.answering = true
   }
 
   async close(): Promise<void> {
+    this.closed = true
     clearInterval(this.heartbeat)
     // The drain closed every socket; whatever presence of ours is still recorded (a removal
-    // that failed or raced the close) goes now, then this node itself.
+    // that failed or raced the close) goes now, then this node itself, under every id it had.
     try {
-      for (const entry of await this.redis.smembers(KEY.nodeSockets(this.nodeId))) {
-        const [room, userId, socketId] = JSON.parse(entry) as [string, string, string]
-        await this.remove(room, userId, socketId, this.nodeId)
+      for (const nodeId of [this.nodeId, ...this.earlierIds()]) {
+        for (const entry of await this.redis.smembers(KEY.nodeSockets(nodeId))) {
+          const [room, userId, socketId] = JSON.parse(entry) as [string, string, string]
+          await this.remove(room, userId, socketId, nodeId)
+        }
+        await this.redis.zrem(KEY.nodes, nodeId)
+        await this.redis.del(KEY.nodeSockets(nodeId))
       }
-      await this.redis.zrem(KEY.nodes, this.nodeId)
-      await this.redis.del(KEY.nodeSockets(this.nodeId))
     } catch (err) {
       // Redis is away: the surviving nodes sweep this one once its heartbeat is stale.
       this.options.onError?.(err, 'close')
@@ -397,4 +473,6 @@ interface Scripts {
   chatAddPresence(...args: Array<string | number>): Promise<unknown>
   chatRemovePresence(...args: Array<string | number>): Promise<unknown>
   chatClaimDead(...args: Array<string | number>): Promise<unknown>
+  chatTakeSweep(...args: Array<string | number>): Promise<unknown>
+  chatBusiestRooms(...args: Array<string | number>): Promise<unknown>
 }
