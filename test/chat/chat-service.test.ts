@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisStore } from '../../src/chat/redis-store.js'
-import { guest, next, request, startApp, until, untilReady } from '../helpers.js'
+import { client, connect, guest, next, request, startApp, until, untilReady } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
 
 t.test('a node that was swept as dead while it was alive records its users again, and the rooms hear they joined', async (t) => {
@@ -69,4 +69,31 @@ t.test('while Redis is away typing is refused, not queued to arrive stale, and i
   await request(ann.socket, 'message:send', { room: 'r', text: 'after' })
   await got
   t.same(seen, [false], 'Bob got only the typing sent after the outage')
+})
+
+t.test('a node that has read nothing from the stream yet misses no message stored while Redis stalled', async (t) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const env = { REDIS_URL: redis.url, MESSAGE_RATE_PER_SEC: '0' }
+  const a = await startApp(t, env)
+  const ann = await guest(t, a.url, 'Ann')
+  await request(ann.socket, 'room:join', { room: 'q' })
+  // A second node, and Ann's second tab on it: she is a member already, so the join puts nothing
+  // in the stream, and this node's reader has read no entry yet.
+  const b = await startApp(t, env)
+  const tab = await connect(client(t, b.url, ann.token))
+  await request(tab, 'room:join', { room: 'q' })
+  const seen = new Set<number>()
+  tab.on('message', (m) => seen.add(m.seq))
+  tab.on('messages', (list) => list.forEach((m) => seen.add(m.seq)))
+  // Longer than the reader's blocking read (1 s), so that it times out once Redis goes on.
+  const stalled = redis.stall(2500)
+  await new Promise((r) => setTimeout(r, 300))
+  const during = Array.from({ length: 5 }, (_, i) => request(ann.socket, 'message:send', { room: 'q', text: `during ${i}`, clientId: `d${i}` }))
+  await stalled
+  await Promise.all(during)
+  for (let i = 0; i < 5; i++) await request(ann.socket, 'message:send', { room: 'q', text: `after ${i}`, clientId: `a${i}` })
+  const stored = (await request(ann.socket, 'room:history', { room: 'q', limit: 50 })).messages.map((m: { seq: number }) => m.seq)
+  await until(() => stored.every((seq: number) => seen.has(seq)), 5000, 'every stored message at the tab on B').catch(() => {})
+  t.same(stored.filter((seq: number) => !seen.has(seq)), [], `the tab on B got all ${stored.length} stored messages`)
 })
