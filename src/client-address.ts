@@ -11,15 +11,19 @@ import ipaddr from 'ipaddr.js'
  */
 export function clientAddressResolver(trust: boolean | string[]): (req: IncomingMessage) => string {
   if (trust === false) return (req) => req.socket.remoteAddress ?? ''
-  const trusted = trust === true ? () => true : proxyAddr.compile(trust)
+  const trusted = compileTrust(trust)
   return (req) => proxyAddr(req, trusted)
 }
 
 /** Whether a raw request comes straight from a proxy TRUST_PROXY names (its X-Forwarded-* count). */
 export function trustedPeerResolver(trust: boolean | string[]): (req: IncomingMessage) => boolean {
-  if (typeof trust === 'boolean') return () => trust
-  const trusted = proxyAddr.compile(trust)
+  const trusted = compileTrust(trust)
   return (req) => trusted(req.socket.remoteAddress ?? '', 0)
+}
+
+/** TRUST_PROXY as proxy-addr's test of one hop. */
+function compileTrust(trust: boolean | string[]): (address: string, hop: number) => boolean {
+  return typeof trust === 'boolean' ? () => trust : proxyAddr.compile(trust)
 }
 
 /**

@@ -119,13 +119,19 @@ if (redis !== undefined) {
     t.equal(alive.forgotten(), false)
   })
 
-  t.test('a node that was swept while alive learns it from its next heartbeat', async (t) => {
-    const client = new Redis(redis.url, { db: 11 })
+  /** A store on a fresh database, beating every 50 ms; closed at teardown (again, if the test did). */
+  async function beatingStore(t: Test, db: number) {
+    const client = new Redis(redis!.url, { db })
     t.teardown(() => client.disconnect())
     await client.flushdb()
     const store = new RedisStore(client, { historyLimit: 10, streamName: 's', streamMaxLen: 10, heartbeatMs: 50 })
     store.start()
     t.teardown(() => store.close())
+    return { client, store }
+  }
+
+  t.test('a node that was swept while alive learns it from its next heartbeat', async (t) => {
+    const { client, store } = await beatingStore(t, 11)
     await new Promise((r) => setTimeout(r, 120))
     t.equal(store.forgotten(), false, 'announced, and still known')
     const first = store.nodeId
@@ -243,11 +249,7 @@ if (redis !== undefined) {
   })
 
   t.test('a node that was forgotten still removes, and closes away, what it recorded under its old id', async (t) => {
-    const client = new Redis(redis.url, { db: 6 })
-    t.teardown(() => client.disconnect())
-    await client.flushdb()
-    const store = new RedisStore(client, { historyLimit: 10, streamName: 's', streamMaxLen: 10, heartbeatMs: 50 })
-    store.start()
+    const { client, store } = await beatingStore(t, 6)
     await new Promise((r) => setTimeout(r, 80))
     const old = store.nodeId
     // Redis lost its data; a join lands before the next heartbeat notices.
