@@ -31,6 +31,8 @@ export interface SocketData {
   bucket: TokenBucket
   /** Rate limit of `room:join` and `room:history`. */
   roomBucket: TokenBucket
+  /** Rooms where this socket's last word was `typing: true`. */
+  typingIn: Set<string>
 }
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
@@ -78,6 +80,7 @@ export class ChatService {
   connected(socket: ChatSocket): void {
     const { user } = socket.data
     socket.data.rooms = new Set()
+    socket.data.typingIn = new Set()
     socket.data.bucket = new TokenBucket(this.options.messageRatePerSec, this.options.messageBurst)
     socket.data.roomBucket = new TokenBucket(this.options.roomRatePerSec, this.options.roomBurst)
     this.connectionsByUser.set(user.id, this.connectionsOf(user.id) + 1)
@@ -89,6 +92,7 @@ export class ChatService {
     const left = this.connectionsOf(user.id) - 1
     if (left > 0) this.connectionsByUser.set(user.id, left)
     else this.connectionsByUser.delete(user.id)
+    for (const room of socket.data.typingIn) this.stopTyping(socket, room)
     await Promise.all([...rooms].map((room) => this.forget(socket, room)))
   }
 
@@ -145,6 +149,7 @@ export class ChatService {
   async leave(socket: ChatSocket, { room }: LeavePayload): Promise<EmptyResult> {
     if (socket.data.rooms.has(room)) {
       socket.data.rooms.delete(room)
+      this.stopTyping(socket, room)
       await socket.leave(chatRoom(room))
       await this.forget(socket, room)
     }
@@ -242,8 +247,27 @@ export class ChatService {
     // In a cluster a typing event goes through Redis; while it is away it would wait in a queue
     // that grows with the outage, and arrive stale. It is not worth keeping: refused instead.
     if (!this.store.available) throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; typing is not shown meanwhile')
-    const { user } = socket.data
+    const { user, typingIn } = socket.data
+    if (typing) typingIn.add(room)
+    else typingIn.delete(room)
     socket.to(chatRoom(room)).except(userRoom(user.id)).emit('typing', { room, user, typing })
     return {}
+  }
+
+  /**
+   * A socket that was typing in a room leaves it or closes (a closed tab never says it stopped):
+   * the room hears that its user stopped, unless another of the user's sockets here is still
+   * typing there. When the user's last socket leaves, `presence` tells the same; this covers
+   * the user's other tabs staying on. Skipped while the store is away (as typing is): clients
+   * stop showing typing after a few seconds by themselves.
+   */
+  private stopTyping(socket: ChatSocket, room: string): void {
+    const { user, typingIn } = socket.data
+    if (!typingIn.delete(room) || !this.store.available) return
+    const nsp = this.io.of('/')
+    for (const id of nsp.adapter.rooms.get(userRoom(user.id)) ?? []) {
+      if (id !== socket.id && (nsp.sockets.get(id) as ChatSocket | undefined)?.data.typingIn?.has(room)) return
+    }
+    this.io.to(chatRoom(room)).except(userRoom(user.id)).emit('typing', { room, user, typing: false })
   }
 }

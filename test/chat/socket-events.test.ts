@@ -172,6 +172,8 @@ t.test('presence counts a user once across tabs; typing goes to the others', asy
 
   const typingEvents: any[] = []
   tab2.on('typing', (e) => typingEvents.push(e))
+  const atBob: boolean[] = []
+  bob.socket.on('typing', (e) => atBob.push(e.typing))
   const typing = next(bob.socket, 'typing')
   t.same(await request(alice.socket, 'typing', { room: 'p', typing: true }), { ok: true })
   t.same(await typing, { room: 'p', user: alice.user, typing: true })
@@ -186,6 +188,41 @@ t.test('presence counts a user once across tabs; typing goes to the others', asy
     { room: 'p', user: alice.user, status: 'left' }
   ], 'one joined and one left for two tabs')
   t.same(typingEvents, [], "typing is not echoed to the typist's own tabs")
+  t.same(atBob, [true, false], 'leaving while typing says it stopped; closing the tabs after says nothing more')
+})
+
+t.test('a tab that closes or leaves while typing tells the room its user stopped, unless another tab types on', async (t) => {
+  const { url } = await startApp(t)
+  const alice = await guest(t, url, 'Alice')
+  const tab2 = await connect(client(t, url, alice.token))
+  const tab3 = await connect(client(t, url, alice.token))
+  const bob = await guest(t, url, 'Bob')
+  for (const socket of [bob.socket, alice.socket, tab2, tab3]) await request(socket, 'room:join', { room: 'p' })
+  const seen: string[] = []
+  bob.socket.on('typing', (e) => seen.push(`${e.user.name} ${e.typing}`))
+  bob.socket.on('presence', (e) => seen.push(`${e.user.name} ${e.status}`))
+  /** Everything Bob saw until the marker message, which one of Alice's tabs sends after all before it. */
+  const upToMarker = async (text: string, from = tab2) => {
+    const marker = next(bob.socket, 'message', (m) => m.text === text)
+    await request(from, 'message:send', { room: 'p', text })
+    await marker
+    return seen.splice(0)
+  }
+
+  await request(alice.socket, 'typing', { room: 'p', typing: true })
+  alice.socket.disconnect()
+  await until(() => seen.length === 2, 5000, 'typing at Bob')
+  t.same(await upToMarker('1'), ['Alice true', 'Alice false'], 'a closed tab stops showing typing; Alice is still in the room')
+
+  await request(tab2, 'typing', { room: 'p', typing: true })
+  await request(tab3, 'typing', { room: 'p', typing: true })
+  await request(tab3, 'room:leave', { room: 'p' })
+  t.same(await upToMarker('2'), ['Alice true', 'Alice true'], 'another tab still typing keeps Alice typing')
+
+  await request(tab3, 'room:join', { room: 'p' })
+  await request(tab3, 'typing', { room: 'p', typing: false })
+  await request(tab2, 'room:leave', { room: 'p' })
+  t.same(await upToMarker('3', tab3), ['Alice false', 'Alice false'], "tab 2's leave ends the typing once no other tab types")
 })
 
 t.test('the rate limit answers RATE_LIMITED and leaves other users alone', async (t) => {
