@@ -4,10 +4,11 @@
 import { io, type Socket } from 'socket.io-client'
 import type { ClientToServerEvents, ErrorBody, Message, ServerToClientEvents } from '../../src/chat/protocol.js'
 import { type Pending, RoomState } from './room-state.js'
-import { fetchRooms, forgetSession, type Session, savedRooms, savedSession, saveRooms, signIn } from './session.js'
+import { fetchRooms, forgetRoom, forgetSession, rememberActive, rememberRoom, type Session, savedRooms, savedSession, signIn } from './session.js'
 import {
   $,
   describeError,
+  messagesFit,
   renderConnection,
   renderMessages,
   renderPublicRooms,
@@ -18,6 +19,8 @@ import {
 type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>
 
 const ROOM_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+/** Not only white space, as the server counts it (JavaScript's trim leaves U+0085 alone). */
+const HAS_TEXT = /[^\s\u0085]/
 const PAGE = 50
 const TYPING_SENT_EVERY_MS = 2000
 const TYPING_IDLE_MS = 3000
@@ -44,12 +47,14 @@ function render(keep: 'bottom' | 'position' | 'auto' = 'auto'): void {
   const room = activeRoom()
   renderRooms([...rooms.values()], active, openRoom, leaveRoom)
   renderRoomHead(room, session.user)
-  renderMessages(room, session.user, { retry: retrySend, discard: discardSend }, keep)
+  renderMessages(room, session.user, { retry: retrySend, edit: editSend, discard: discardSend }, keep)
   const canWrite = room?.joined === true && socket?.connected === true
   $<HTMLTextAreaElement>('text').disabled = room === undefined
   $<HTMLTextAreaElement>('text').placeholder = room === undefined ? 'Join a room to write' : `Message #${room.name}`
   $<HTMLButtonElement>('send').disabled = !canWrite
-  saveRooms([...rooms.keys()], active)
+  // A page of history that does not fill the list leaves nothing to scroll: the next page is
+  // read now, as a scroll to the top would.
+  if (room?.joined === true && messagesFit()) void loadOlder()
 }
 
 function showNote(text: string | undefined): void {
@@ -60,17 +65,19 @@ function showNote(text: string | undefined): void {
 
 // --- Rooms -----------------------------------------------------------------------------------
 
-async function joinRoom(name: string, open = true): Promise<void> {
+/** Joins (or creates) a room and opens it; false if the name is not a room name. */
+async function joinRoom(name: string): Promise<boolean> {
   if (!ROOM_PATTERN.test(name)) {
     showJoinError('Room names are 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit.')
-    return
+    return false
   }
   showJoinError(undefined)
   let room = rooms.get(name)
   if (room === undefined) rooms.set(name, (room = new RoomState(name)))
-  if (open) active = name
-  render('bottom')
-  if (socket?.connected) await sendJoin(room)
+  rememberRoom(name)
+  openRoom(name)
+  if (socket?.connected === true && !room.joined) await sendJoin(room)
+  return true
 }
 
 /** The longest a refused join or gap fill waits before it is tried again (the wait doubles from 1 s). */
@@ -103,14 +110,20 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
   if (socket === undefined) return
   clearTimeout(joinRetries.get(room))
   joinRetries.delete(room)
-  const since = room.messages.size > 0 ? room.lastSeq() : undefined
+  // One before the last held, so that the answer brings the last again (see below).
+  const since = room.messages.size > 0 ? room.lastSeq() - 1 : undefined
   const answer = await socket
     .timeout(ACK_TIMEOUT_MS)
     .emitWithAck('room:join', since === undefined ? { room: room.name } : { room: room.name, since })
     .catch(() => undefined)
   if (answer === undefined) return // disconnected meanwhile: the next connect rejoins
   if (!answer.ok) {
-    showJoinError(describeError(answer.error), room.name)
+    showJoinError(describeError(answer.error, 'join'), room.name)
+    if (answer.error.code === 'INVALID_PAYLOAD' && !room.joined && room.messages.size === 0) {
+      // Refused as it is (a connection's rooms are bounded): it is no room of ours.
+      dropRoom(room.name)
+      return
+    }
     // Too many joins at once (a reconnect with very many rooms), or the store away: again later.
     const retry = retryLater(answer.error, attempt, () => {
       joinRetries.delete(room)
@@ -126,10 +139,17 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
   refreshPublicRoomsSoon()
   room.members.clear()
   for (const m of answer.members) room.members.set(m.id, m)
-  if (!answer.recovered) {
+  // The rejoin asks from the last seq held, included, to check that it is the same message: a
+  // server that lost its history (a memory store restarted) counts seqs from 1 again, and its
+  // seq 8 is not ours.
+  const known = since === undefined ? undefined : room.messages.get(since + 1)
+  const same = known === undefined || answer.messages.find((m: Message) => m.seq === known.seq)?.id === known.id
+  if (!answer.recovered || !same) {
     // The server no longer has everything after what we hold: start from what it has.
     room.reset()
-    if (room.name === active) showNote('Some earlier messages are no longer available.')
+    if (room.name === active) {
+      showNote(same ? 'Some earlier messages are no longer available.' : "The server lost this room's earlier history; here is what it has now.")
+    }
   }
   const fresh = room.add(answer.messages)
   if (since === undefined) room.hasOlder = answer.messages.length >= PAGE
@@ -139,20 +159,40 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
 }
 
 function openRoom(name: string): void {
+  if (active !== name) showNote(undefined)
   active = name
   const room = rooms.get(name)
   if (room !== undefined) room.unread = 0
-  showNote(undefined)
-  document.body.classList.remove('show-rooms')
+  rememberActive(name)
+  showRoomsMenu(false)
   render('bottom')
   $<HTMLTextAreaElement>('text').focus()
 }
 
 function leaveRoom(name: string): void {
+  dropRoom(name)
+  void socket
+    ?.emitWithAck('room:leave', { room: name })
+    .then(refreshPublicRoomsSoon)
+    .catch(() => undefined)
+}
+
+/** Forgets a room here and in what is saved; the next room is shown if it was the open one. */
+function dropRoom(name: string): void {
   rooms.delete(name)
-  void socket?.emitWithAck('room:leave', { room: name }).catch(() => undefined)
-  if (active === name) active = rooms.keys().next().value
+  forgetRoom(name)
+  if (active === name) {
+    active = rooms.keys().next().value
+    showNote(undefined)
+    rememberActive(active)
+  }
   render('bottom')
+}
+
+/** The rooms menu on a narrow screen: open or shut, and the button that toggles it says which. */
+function showRoomsMenu(open: boolean): void {
+  document.body.classList.toggle('show-rooms', open)
+  $('toggle-rooms').setAttribute('aria-expanded', String(open))
 }
 
 let roomsRefresh: ReturnType<typeof setTimeout> | undefined
@@ -204,17 +244,23 @@ async function fillGap(room: RoomState, after = room.lastSeq(), attempt = 0): Pr
   if (retry === undefined) filling.delete(room)
 }
 
+/** Not before this time (a refused or failed page waits a little before the next try). */
+let olderNotBefore = 0
+
 async function loadOlder(): Promise<void> {
   const room = activeRoom()
   const oldest = room?.oldestSeq()
-  if (room === undefined || oldest === undefined || !room.hasOlder || loadingOlder || oldest <= 1) return
+  if (room === undefined || oldest === undefined || !room.hasOlder || loadingOlder || oldest <= 1 || Date.now() < olderNotBefore) return
   loadingOlder = true
   const answer = await socket
     ?.timeout(ACK_TIMEOUT_MS)
     .emitWithAck('room:history', { room: room.name, before: oldest, limit: PAGE })
     .catch(() => undefined)
   loadingOlder = false
-  if (!answer?.ok) return
+  if (!answer?.ok) {
+    olderNotBefore = Date.now() + (answer?.ok === false ? (answer.error.retryAfterMs ?? 2000) : 2000)
+    return
+  }
   if (answer.messages.length < PAGE) room.hasOlder = false
   room.add(answer.messages)
   render('position')
@@ -222,7 +268,7 @@ async function loadOlder(): Promise<void> {
 
 function send(text: string): void {
   const room = activeRoom()
-  if (room === undefined || text.trim() === '') return
+  if (room === undefined || !HAS_TEXT.test(text)) return
   const clientId = newClientId()
   room.pending.set(clientId, { clientId, text, createdAt: Date.now(), state: 'sending' })
   stopTyping()
@@ -280,6 +326,19 @@ function retrySend(clientId: string): void {
   void pump(room)
 }
 
+/** A line refused as it is goes back to the composer to be changed (what is there stays, after it). */
+function editSend(clientId: string): void {
+  const room = activeRoom()
+  const pending = room?.pending.get(clientId)
+  if (room === undefined || pending === undefined) return
+  room.pending.delete(clientId)
+  textarea.value = textarea.value === '' ? pending.text : `${pending.text}\n${textarea.value}`
+  fitComposer()
+  render()
+  textarea.focus()
+  void pump(room)
+}
+
 function discardSend(clientId: string): void {
   const room = activeRoom()
   room?.pending.delete(clientId)
@@ -334,7 +393,11 @@ function connect(current: Session): void {
   })
   socket.io.on('reconnect_attempt', (attempt) => renderConnection('reconnecting', `(attempt ${attempt})`))
   socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
-    if (err.data?.code === 'UNAUTHORIZED') return signOut('Your session has expired. Pick a name to continue.')
+    if (err.data?.code === 'UNAUTHORIZED') {
+      // Expired, or the server no longer knows its signature (restarted without a fixed
+      // JWT_SECRET): a new name brings back the same rooms.
+      return signOut('Your session is no longer valid. Pick a name to continue; your rooms are kept.', true)
+    }
     if (err.data?.code === 'TOO_MANY_CONNECTIONS') {
       renderConnection('offline', '— too many tabs open; close one and this one retries.')
       setTimeout(() => socket?.connect(), 5000)
@@ -378,16 +441,21 @@ function start(current: Session): void {
   $('me').textContent = current.user.name
   const saved = savedRooms()
   for (const name of saved.rooms) if (ROOM_PATTERN.test(name)) rooms.set(name, new RoomState(name))
-  if (rooms.size === 0) rooms.set('general', new RoomState('general'))
+  if (rooms.size === 0) {
+    rooms.set('general', new RoomState('general'))
+    rememberRoom('general')
+  }
   active = saved.active !== undefined && rooms.has(saved.active) ? saved.active : rooms.keys().next().value
   render('bottom')
+  $<HTMLTextAreaElement>('text').focus()
   renderConnection('connecting')
   connect(current)
   roomsTimer = setInterval(() => void refreshPublicRooms(), 15_000)
 }
 
 
-function signOut(reason?: string): void {
+/** `keepRooms`: the same person signs in again (their rooms come back); otherwise all is forgotten. */
+function signOut(reason?: string, keepRooms = false): void {
   clearInterval(roomsTimer)
   stopTyping()
   socket?.disconnect()
@@ -395,7 +463,8 @@ function signOut(reason?: string): void {
   session = undefined
   rooms.clear()
   active = undefined
-  forgetSession()
+  forgetSession(keepRooms)
+  textarea.value = ''
   $('chat').hidden = true
   $('sign-in').hidden = false
   $('sign-in-error').textContent = reason ?? ''
@@ -421,8 +490,12 @@ $('sign-in-form').addEventListener('submit', async (event) => {
 $('join-form').addEventListener('submit', (event) => {
   event.preventDefault()
   const input = $<HTMLInputElement>('room-name')
-  void joinRoom(input.value.trim())
-  input.value = ''
+  // Rooms are shown as #name, so #name is understood too.
+  const name = input.value.trim().replace(/^#/, '')
+  // A name that is refused stays in the box, to be corrected.
+  void joinRoom(name).then((ok) => {
+    if (ok) input.value = ''
+  })
 })
 
 const textarea = $<HTMLTextAreaElement>('text')
@@ -432,6 +505,7 @@ $('composer').addEventListener('submit', (event) => {
   send(textarea.value)
   textarea.value = ''
   textarea.style.height = ''
+  textarea.focus()
 })
 textarea.addEventListener('keydown', (event) => {
   // Enter sends; Shift+Enter breaks the line; an IME composition is left alone.
@@ -440,18 +514,24 @@ textarea.addEventListener('keydown', (event) => {
     $<HTMLFormElement>('composer').requestSubmit()
   }
 })
-textarea.addEventListener('input', () => {
+function fitComposer(): void {
   textarea.style.height = ''
   textarea.style.height = `${Math.min(textarea.scrollHeight, 160)}px`
+}
+textarea.addEventListener('input', () => {
+  fitComposer()
   typed()
 })
 $('messages').addEventListener('scroll', () => {
   if ($('messages').scrollTop < 40) void loadOlder()
 })
 $('sign-out').addEventListener('click', () => signOut())
-$('toggle-rooms').addEventListener('click', () => {
-  const open = document.body.classList.toggle('show-rooms')
-  $('toggle-rooms').setAttribute('aria-expanded', String(open))
+$('toggle-rooms').addEventListener('click', () => showRoomsMenu(!document.body.classList.contains('show-rooms')))
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && document.body.classList.contains('show-rooms')) {
+    showRoomsMenu(false)
+    $('toggle-rooms').focus()
+  }
 })
 
 const restored = savedSession()

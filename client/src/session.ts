@@ -22,9 +22,10 @@ export function savedSession(now = Date.now()): Session | undefined {
   return undefined
 }
 
-export function forgetSession(): void {
+/** Forgets the session, and the rooms too unless `keepRooms` (the same person signs in again). */
+export function forgetSession(keepRooms = false): void {
   localStorage.removeItem(KEY)
-  localStorage.removeItem(ROOMS_KEY)
+  if (!keepRooms) localStorage.removeItem(ROOMS_KEY)
 }
 
 export async function signIn(name: string): Promise<Session> {
@@ -51,8 +52,34 @@ export function savedRooms(): { rooms: string[]; active?: string } {
   return { rooms: [] }
 }
 
-export function saveRooms(rooms: string[], active: string | undefined): void {
-  localStorage.setItem(ROOMS_KEY, JSON.stringify({ rooms, active }))
+// The saved rooms are shared by every tab of the browser: each change is made to what is saved
+// now (read, changed, written), so that a tab never writes back its own older list over rooms
+// another tab joined meanwhile.
+function changeRooms(change: (saved: { rooms: string[]; active?: string }) => void): void {
+  const saved = savedRooms()
+  change(saved)
+  localStorage.setItem(ROOMS_KEY, JSON.stringify(saved))
+}
+
+export function rememberRoom(name: string): void {
+  changeRooms((saved) => {
+    if (!saved.rooms.includes(name)) saved.rooms.push(name)
+  })
+}
+
+export function forgetRoom(name: string): void {
+  changeRooms((saved) => {
+    saved.rooms = saved.rooms.filter((room) => room !== name)
+    if (saved.active === name) delete saved.active
+  })
+}
+
+/** The room a reload opens. */
+export function rememberActive(name: string | undefined): void {
+  changeRooms((saved) => {
+    if (name === undefined) delete saved.active
+    else saved.active = name
+  })
 }
 
 export async function fetchRooms(token: string): Promise<Array<{ name: string; members: number }>> {

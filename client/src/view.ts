@@ -26,84 +26,161 @@ function when(ts: number): string {
   return today ? timeFormat.format(date) : `${dayFormat.format(date)} ${timeFormat.format(date)}`
 }
 
-/** Words for an error code, for people rather than programs. */
-export function describeError(error: ErrorBody): string {
+/** Words for an error code, for people rather than programs; `doing` is what was refused. */
+export function describeError(error: ErrorBody, doing: 'send' | 'join' = 'send'): string {
   switch (error.code) {
     case 'RATE_LIMITED':
-      return `You're sending too fast. Trying again in ${Math.ceil((error.retryAfterMs ?? 1000) / 1000)} s…`
+      return `You're ${doing === 'send' ? 'sending' : 'joining rooms'} too fast. Trying again in ${Math.ceil((error.retryAfterMs ?? 1000) / 1000)} s…`
     case 'UNAVAILABLE':
-      return "The server can't store messages right now. Try again in a moment."
+      return doing === 'send' ? "The server can't store messages right now. Try again in a moment." : "The server can't take joins right now. Trying again…"
     case 'NOT_IN_ROOM':
       return "You're not in this room any more. Join it again to send."
-    case 'INVALID_PAYLOAD':
-      return `Not sent: ${error.message}`
+    case 'INVALID_PAYLOAD': {
+      const tooLong = /more than (\d+) characters/i.exec(error.message)
+      if (doing === 'send' && tooLong !== null) return `Not sent: too long. A message can have at most ${tooLong[1]} characters.`
+      return `${doing === 'send' ? 'Not sent' : "Can't join"}: ${error.message}`
+    }
     default:
       return 'Something went wrong on the server. Try again.'
   }
 }
 
-function messageItem(m: Message, previous: Message | undefined, me: Member): HTMLLIElement {
-  const grouped = previous !== undefined && previous.user.id === m.user.id && m.ts - previous.ts < GROUP_WINDOW_MS
+function messageItem(m: Message, grouped: boolean, me: Member): HTMLLIElement {
   const item = el('li', `message${grouped ? ' grouped' : ''}${m.user.id === me.id ? ' mine' : ''}`)
-  item.dataset.seq = String(m.seq)
   if (!grouped) {
     const head = el('div', 'head')
-    head.append(el('span', 'author', m.user.name))
+    const author = el('span', 'author', m.user.name)
+    author.dir = 'auto'
+    head.append(author)
     const time = el('time', 'time', when(m.ts))
     time.dateTime = new Date(m.ts).toISOString()
     head.append(time)
     item.append(head)
   }
-  item.append(el('div', 'text', m.text))
+  item.append(textOf(m.text))
   return item
 }
 
-function pendingItem(p: Pending, onRetry: (clientId: string) => void, onDiscard: (clientId: string) => void): HTMLLIElement {
+/** A message's text, laid out in its own direction (a Hebrew line reads right to left). */
+function textOf(text: string): HTMLDivElement {
+  const node = el('div', 'text', text)
+  node.dir = 'auto'
+  return node
+}
+
+function pendingItem(p: Pending, handlers: PendingHandlers): HTMLLIElement {
   const item = el('li', `message mine pending ${p.state}`)
   item.dataset.clientId = p.clientId
-  item.append(el('div', 'text', p.text))
+  item.append(textOf(p.text))
   const status = el('div', 'status')
   if (p.state === 'sending') status.textContent = 'Sending…'
   else if (p.error !== undefined) status.textContent = describeError(p.error)
   if (p.state === 'failed') {
-    const retry = el('button', 'link', 'Retry')
-    retry.type = 'button'
-    retry.addEventListener('click', () => onRetry(p.clientId))
+    // A line the server refused as it is (too long, say) cannot succeed as it is: it goes back
+    // to the composer to be changed. Anything else may succeed when tried again.
+    const fixable = p.error?.code === 'INVALID_PAYLOAD'
+    const again = el('button', 'link', fixable ? 'Edit' : 'Retry')
+    again.type = 'button'
+    again.addEventListener('click', () => (fixable ? handlers.edit(p.clientId) : handlers.retry(p.clientId)))
     const discard = el('button', 'link', 'Discard')
     discard.type = 'button'
-    discard.addEventListener('click', () => onDiscard(p.clientId))
-    status.append(' ', retry, ' ', discard)
+    discard.addEventListener('click', () => handlers.discard(p.clientId))
+    status.append(' ', again, ' ', discard)
   }
   item.append(status)
   return item
 }
 
-export function renderMessages(
-  room: RoomState | undefined,
-  me: Member,
-  handlers: { retry: (clientId: string) => void; discard: (clientId: string) => void },
-  keep: 'bottom' | 'position' | 'auto'
-): void {
+export interface PendingHandlers {
+  retry: (clientId: string) => void
+  edit: (clientId: string) => void
+  discard: (clientId: string) => void
+}
+
+/** An item of a list as it should be: `key` names it, `sig` tells when it must be built anew. */
+interface Wanted {
+  key: string
+  sig: string
+  build: () => HTMLElement
+}
+
+/**
+ * Makes `list`'s children match `wanted`, keeping every child whose key and signature are
+ * unchanged: new messages are added, not the whole list rebuilt, so a reader's text selection
+ * and keyboard focus survive other people's activity, and a screen reader hears only what is new.
+ */
+function reconcile(list: HTMLElement, wanted: Wanted[]): void {
+  const existing = new Map<string, HTMLElement>()
+  for (const child of Array.from(list.children) as HTMLElement[]) {
+    if (child.dataset.key !== undefined) existing.set(child.dataset.key, child)
+    else child.remove()
+  }
+  let cursor = list.firstElementChild
+  for (const item of wanted) {
+    let node = existing.get(item.key)
+    existing.delete(item.key)
+    if (node === undefined || node.dataset.sig !== item.sig) {
+      const fresh = item.build()
+      fresh.dataset.key = item.key
+      fresh.dataset.sig = item.sig
+      // Changed in place where it stands, so that the nodes after it need not move.
+      if (node !== undefined) {
+        if (node === cursor) cursor = fresh
+        node.replaceWith(fresh)
+      }
+      node = fresh
+    }
+    if (node === cursor) cursor = cursor.nextElementSibling
+    else list.insertBefore(node, cursor)
+  }
+  for (const stale of existing.values()) stale.remove()
+}
+
+export function renderMessages(room: RoomState | undefined, me: Member, handlers: PendingHandlers, keep: 'bottom' | 'position' | 'auto'): void {
   const list = $<HTMLOListElement>('messages')
   const fromBottom = list.scrollHeight - list.scrollTop
   const atBottom = fromBottom - list.clientHeight < 60
-  const fragment = document.createDocumentFragment()
+  const wanted: Wanted[] = []
   if (room !== undefined) {
     let previous: Message | undefined
     for (const m of room.ordered()) {
-      fragment.append(messageItem(m, previous, me))
+      const grouped = previous !== undefined && previous.user.id === m.user.id && m.ts - previous.ts < GROUP_WINDOW_MS
+      // The id too: after a store lost its history, a seq can come back as another message.
+      wanted.push({ key: `m${m.seq}`, sig: `${m.id}${grouped ? ' grouped' : ''}`, build: () => messageItem(m, grouped, me) })
       previous = m
     }
     const waiting = [...room.pending.values()].sort((a, b) => a.createdAt - b.createdAt)
-    for (const p of waiting) fragment.append(pendingItem(p, handlers.retry, handlers.discard))
+    for (const p of waiting) {
+      const sig = `${p.state} ${p.error?.code ?? ''} ${p.error?.message ?? ''} ${p.error?.retryAfterMs ?? ''}`
+      wanted.push({ key: `p${p.clientId}`, sig, build: () => pendingItem(p, handlers) })
+    }
     if (previous === undefined && waiting.length === 0 && room.joined) {
-      fragment.append(el('li', 'empty', 'No messages yet. Say hello!'))
+      wanted.push({ key: 'empty', sig: '', build: () => el('li', 'empty', 'No messages yet. Say hello!') })
     }
   }
-  list.replaceChildren(fragment)
+  // Another room's messages share no node with this one's.
+  const shown = room?.name ?? ''
+  if (list.dataset.room !== shown) {
+    list.replaceChildren()
+    list.dataset.room = shown
+  }
+  reconcile(list, wanted)
   // 'auto' follows new messages only for a reader already at the bottom.
   if (keep === 'position') list.scrollTop = list.scrollHeight - fromBottom
   else if (keep === 'bottom' || atBottom) list.scrollTop = list.scrollHeight
+}
+
+/** Whether the message list shows everything it holds without a scroll bar. */
+export function messagesFit(): boolean {
+  const list = $('messages')
+  return list.scrollHeight <= list.clientHeight + 40
+}
+
+/** Sets a list's children only when what they show changed (`sig`): the same buttons stay focused. */
+function replaceIfChanged(list: HTMLElement, sig: string, build: () => HTMLElement[]): void {
+  if (list.dataset.sig === sig) return
+  list.dataset.sig = sig
+  list.replaceChildren(...build())
 }
 
 export function renderRooms(
@@ -112,62 +189,76 @@ export function renderRooms(
   onOpen: (name: string) => void,
   onLeave: (name: string) => void
 ): void {
+  const shown = rooms.map((room) => ({ name: room.name, unread: room.name === active ? 0 : room.unread }))
   const list = $('my-rooms')
-  list.replaceChildren(
-    ...rooms.map((room) => {
-      const item = el('li', room.name === active ? 'active' : undefined)
+  replaceIfChanged(list, JSON.stringify([active, shown]), () =>
+    shown.map(({ name, unread }) => {
+      const item = el('li', name === active ? 'active' : undefined)
       const open = el('button', 'room-button')
       open.type = 'button'
-      open.append(el('span', 'room-name', `#${room.name}`))
-      if (room.unread > 0 && room.name !== active) {
-        const badge = el('span', 'badge', String(room.unread))
-        badge.setAttribute('aria-label', `${room.unread} unread`)
+      open.append(el('span', 'room-name', `#${name}`))
+      if (unread > 0) {
+        const badge = el('span', 'badge', String(unread))
+        badge.setAttribute('aria-label', `${unread} unread`)
         open.append(badge)
       }
-      if (room.name === active) open.setAttribute('aria-current', 'true')
-      open.addEventListener('click', () => onOpen(room.name))
+      if (name === active) open.setAttribute('aria-current', 'true')
+      open.addEventListener('click', () => onOpen(name))
       const leave = el('button', 'leave icon', '×')
       leave.type = 'button'
-      leave.setAttribute('aria-label', `Leave ${room.name}`)
-      leave.addEventListener('click', () => onLeave(room.name))
+      leave.setAttribute('aria-label', `Leave ${name}`)
+      leave.addEventListener('click', () => onLeave(name))
       item.append(open, leave)
       return item
     })
   )
+  const unread = shown.reduce((n, room) => n + room.unread, 0)
+  document.title = unread > 0 ? `(${unread}) Chat` : 'Chat'
 }
 
 export function renderPublicRooms(rooms: Array<{ name: string; members: number }>, onJoin: (name: string) => void): void {
   const list = $('public-rooms')
-  if (rooms.length === 0) {
-    list.replaceChildren(el('li', 'empty', 'No one is chatting yet.'))
-    return
-  }
-  list.replaceChildren(
-    ...rooms.slice(0, 20).map((room) => {
-      const item = el('li')
-      const join = el('button', 'room-button')
-      join.type = 'button'
-      join.append(el('span', 'room-name', `#${room.name}`), el('span', 'count', `${room.members} online`))
-      join.addEventListener('click', () => onJoin(room.name))
-      item.append(join)
-      return item
-    })
+  const shown = rooms.slice(0, 20)
+  replaceIfChanged(list, JSON.stringify(shown), () =>
+    shown.length === 0
+      ? [el('li', 'empty', 'No one is chatting yet.')]
+      : shown.map((room) => {
+          const item = el('li')
+          const join = el('button', 'room-button')
+          join.type = 'button'
+          join.append(el('span', 'room-name', `#${room.name}`), el('span', 'count', `${room.members} online`))
+          join.addEventListener('click', () => onJoin(room.name))
+          item.append(join)
+          return item
+        })
   )
 }
 
+/** Names as a list, each in its own direction (a right-to-left name does not reorder the others). */
+function names(list: string[]): Array<string | HTMLElement> {
+  return list.flatMap((name, i) => [...(i === 0 ? [] : [', ']), el('bdi', undefined, name)])
+}
+
 export function renderRoomHead(room: RoomState | undefined, me: Member): void {
-  $('room-title').textContent = room === undefined ? 'No room yet' : `#${room.name}`
+  const title = room === undefined ? 'No room yet' : `#${room.name}`
+  if ($('room-title').textContent !== title) $('room-title').textContent = title
+  // Changed only when the words change: each is a live region, and a screen reader would
+  // read it out again at every message.
   const members = $('members')
   if (room === undefined) {
-    members.textContent = 'Join a room to start.'
+    replaceIfChanged(members, '', () => [el('span', undefined, 'Join a room to start.')])
+    replaceIfChanged($('typing'), '[]', () => [])
     return
   }
-  const names = [...room.members.values()].map((m) => (m.id === me.id ? `${m.name} (you)` : m.name))
-  members.textContent = `${names.length} here: ${names.join(', ')}`
+  const here = [...room.members.values()].map((m) => (m.id === me.id ? `${m.name} (you)` : m.name))
+  replaceIfChanged(members, JSON.stringify(here), () => [el('span', undefined, `${here.length} here: `), ...names(here).map(asNode)])
   const typists = [...room.typing.values()].filter((t) => t.until > Date.now()).map((t) => t.member.name)
-  $('typing').textContent =
-    typists.length === 0 ? '' : typists.length === 1 ? `${typists[0]} is typing…` : `${typists.join(', ')} are typing…`
+  replaceIfChanged($('typing'), JSON.stringify(typists), () =>
+    typists.length === 0 ? [] : [...names(typists).map(asNode), el('span', undefined, typists.length === 1 ? ' is typing…' : ' are typing…')]
+  )
 }
+
+const asNode = (part: string | HTMLElement): HTMLElement => (typeof part === 'string' ? el('span', undefined, part) : part)
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'offline'
 

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The web client in a real browser: Debian's Chromium driven by playwright-core (no browser
 // download), against the real service.
 import { mkdirSync, mkdtempSync } from 'node:fs'
@@ -58,6 +59,15 @@ async function bobSays(t: Test, url: string, room: string, text: string): Promis
   const bob = await guest(t, url, 'Bob')
   await request(bob.socket, 'room:join', { room })
   await request(bob.socket, 'message:send', { room, text })
+}
+
+/** A fresh service whose #general holds `count` messages from Bob, `${prefix}1` first; its URL. */
+async function generalWithHistory(t: Test, count: number, prefix: string): Promise<string> {
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'general' })
+  for (let i = 1; i <= count; i++) await request(bob.socket, 'message:send', { room: 'general', text: `${prefix}${i}` })
+  return url
 }
 
 const message = (page: Page, text: string) => page.locator('#messages .message:not(.pending) .text', { hasText: text })
@@ -128,10 +138,7 @@ t.test('someone who closes the tab while typing is shown typing no more', async 
 t.test('the session survives a reload, and older history loads on scroll', async (t) => {
   const browser = await launch(t)
   if (browser === undefined) return
-  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
-  const bob = await guest(t, url, 'Bob')
-  await request(bob.socket, 'room:join', { room: 'general' })
-  for (let i = 1; i <= 80; i++) await request(bob.socket, 'message:send', { room: 'general', text: `old ${i}` })
+  const url = await generalWithHistory(t, 80, 'old ')
   const ada = await person(t, browser, url, 'Ada')
   await message(ada, 'old 80').waitFor()
   t.equal(await ada.locator('#messages .message .text').count(), 50, 'the latest 50 first')
@@ -166,7 +173,7 @@ t.test('a join refused for rate is explained and retried by itself', async (t) =
   // Signing in joins #general, which takes the one token there is.
   const ada = await person(t, browser, url, 'Ada')
   await joinFromPage(ada, 'random')
-  await ada.locator('#join-error', { hasText: "You're sending too fast" }).waitFor()
+  await ada.locator('#join-error', { hasText: "You're joining rooms too fast" }).waitFor()
   t.pass('the refusal is explained in words')
   await ada.locator('#join-error:empty').waitFor({ state: 'attached', timeout: 10_000 })
   t.pass('and the error goes once the join went through')
@@ -183,7 +190,7 @@ t.test('a join refused while Redis is away is tried again by itself once it is b
   const ada = await person(t, browser, url, 'Ada')
   await redis.stop()
   await joinFromPage(ada, 'random')
-  await ada.locator('#join-error', { hasText: "can't store messages right now" }).waitFor()
+  await ada.locator('#join-error', { hasText: "can't take joins right now" }).waitFor()
   t.pass('the refusal is explained in words')
   await redis.start()
   await ada.locator('#join-error:empty').waitFor({ state: 'attached', timeout: 20_000 })
@@ -243,6 +250,111 @@ t.test('the server restarts under an open page: it shows reconnecting, then ever
   await say(ada, 'back')
   await request(bob.socket, 'room:history', { room: 'general' })
   await message(ada, 'back').waitFor()
+})
+
+t.test('a server that comes back without its history (memory store): the page shows what it has now, not a mix', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const env = { LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '3000', MESSAGE_RATE_PER_SEC: '0' }
+  const port = await freePort()
+  let node = await startNode(t, port, env)
+  const ada = await person(t, browser, node.url, 'Ada')
+  const bob = await guest(t, node.url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'general' })
+  for (let i = 1; i <= 5; i++) await request(bob.socket, 'message:send', { room: 'general', text: `old ${i}` })
+  await message(ada, 'old 5').waitFor()
+
+  // Ada's page stays away until the new server has seqs 1 to 8 of its own: the same seqs,
+  // other messages.
+  await ada.context().setOffline(true)
+  node.proc.kill('SIGTERM')
+  t.equal(await node.exited, 0)
+  node = await startNode(t, port, env)
+  const bob2 = await guest(t, node.url, 'Bob')
+  await request(bob2.socket, 'room:join', { room: 'general' })
+  for (let i = 1; i <= 8; i++) await request(bob2.socket, 'message:send', { room: 'general', text: `new ${i}` })
+  await ada.context().setOffline(false)
+  await message(ada, 'new 8').waitFor({ timeout: 20_000 })
+  await message(ada, 'new 1').waitFor()
+  const texts = await ada.locator('#messages .message:not(.pending) .text').allInnerTexts()
+  t.same(texts, Array.from({ length: 8 }, (_, i) => `new ${i + 1}`), "the new server's messages, and none of the old")
+  await ada.getByText("The server lost this room's earlier history").waitFor()
+})
+
+t.test("other people's messages leave the reader's focus, selection and the rest of the list alone", async (t) => {
+  const pair = await adaAndGrace(t)
+  if (pair === undefined) return
+  const { ada, grace } = pair
+  await say(grace, 'select me')
+  await message(ada, 'select me').waitFor()
+  await ada.getByRole('button', { name: 'Leave general' }).focus()
+  await message(ada, 'select me').evaluate((node) => {
+    const range = document.createRange()
+    range.selectNodeContents(node)
+    getSelection()!.removeAllRanges()
+    getSelection()!.addRange(range)
+    const w = window as unknown as { added: number }
+    w.added = 0
+    new MutationObserver((records) => {
+      for (const r of records) w.added += r.addedNodes.length
+    }).observe(document.getElementById('messages')!, { childList: true, subtree: true })
+  })
+  await say(grace, 'a new line')
+  await grace.getByRole('textbox', { name: 'Message' }).press('a') // typing shows at Ada's too
+  await ada.getByText('Grace is typing…').waitFor()
+  await message(ada, 'a new line').waitFor()
+  t.equal(await ada.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Leave general', 'focus stayed')
+  t.equal(await ada.evaluate(() => getSelection()!.toString()), 'select me', 'the selection stayed')
+  t.equal(await ada.evaluate(() => (window as unknown as { added: number }).added), 1, 'one node added to the list for one message')
+})
+
+t.test('a first page that does not fill a tall window is followed by older ones without a scroll', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const url = await generalWithHistory(t, 60, 'm')
+  const ada = await person(t, browser, url, 'Ada', { width: 1920, height: 2400 })
+  await ada.locator('#messages .message .text').getByText('m1', { exact: true }).waitFor()
+  t.equal(await ada.locator('#messages .message .text').count(), 60)
+})
+
+t.test('a message refused as too long goes back to the composer to be shortened; room names as shown are understood', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const { url } = await startApp(t, { MAX_MESSAGE_LENGTH: '10' })
+  const ada = await person(t, browser, url, 'Ada')
+  await say(ada, 'eleven char')
+  await ada.getByText('Not sent: too long. A message can have at most 10 characters.').waitFor()
+  t.equal(await ada.getByRole('button', { name: 'Retry' }).count(), 0, 'no retry for what cannot succeed')
+  await ada.getByRole('button', { name: 'Edit' }).click()
+  t.equal(await ada.getByRole('textbox', { name: 'Message' }).inputValue(), 'eleven char', 'back in the composer')
+  t.equal(await ada.locator('#messages .pending').count(), 0, 'and no longer in the list')
+  await say(ada, 'ten chars!')
+  await message(ada, 'ten chars!').waitFor()
+
+  await joinFromPage(ada, 'has space')
+  await ada.locator('#join-error', { hasText: 'Room names are' }).waitFor()
+  t.equal(await ada.getByLabel('Join or create a room').inputValue(), 'has space', 'a refused name stays to be corrected')
+  await joinFromPage(ada, '#lobby')
+  await ada.locator('#room-title', { hasText: '#lobby' }).waitFor()
+  t.equal(await ada.evaluate(() => document.activeElement?.id), 'text', 'the composer has the focus after a join')
+})
+
+t.test("two tabs of one browser keep each other's rooms", async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const { url } = await startApp(t)
+  const tab1 = await person(t, browser, url, 'Ada')
+  const tab2 = await tab1.context().newPage()
+  await tab2.goto(url)
+  await tab2.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
+  await joinFromPage(tab1, 'only-in-tab1')
+  await tab1.locator('#room-title', { hasText: '#only-in-tab1' }).waitFor()
+  await say(tab2, 'tab 2 here')
+  await message(tab2, 'tab 2 here').waitFor()
+  await tab1.reload()
+  await tab1.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
+  await tab1.getByRole('button', { name: '#only-in-tab1' }).waitFor()
+  t.pass("tab 2's activity did not write its own room list over tab 1's")
 })
 
 t.test('screenshots of the main screens, desktop and phone', async (t) => {
