@@ -42,7 +42,8 @@ export interface ChatMetrics {
   roomsActive: Gauge
   /** Sets how chat_rooms_active is counted at each scrape. */
   countRoomsWith(count: () => number): void
-  redisUp: Gauge | undefined
+  /** Sets how chat_redis_up is read at each scrape (whether Redis answers right now). */
+  redisUpWith(answers: () => boolean): void
   httpDuration: Histogram<'method' | 'route' | 'status_code'>
 }
 
@@ -67,6 +68,17 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
   }
   const registers = [registry as unknown as Registry]
   let countRooms = () => 0
+  let redisAnswers = () => false
+  if (options.redis) {
+    new Gauge({
+      name: METRIC.redisUp,
+      help: '1 while Redis answers, 0 while it does not',
+      registers,
+      collect() {
+        this.set(redisAnswers() ? 1 : 0)
+      }
+    })
+  }
   return {
     countRoomsWith(count) {
       countRooms = count
@@ -125,9 +137,9 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
         this.set(countRooms())
       }
     }),
-    redisUp: options.redis
-      ? new Gauge({ name: METRIC.redisUp, help: '1 while Redis answers, 0 while it does not', registers })
-      : undefined,
+    redisUpWith(answers) {
+      redisAnswers = answers
+    },
     httpDuration: new Histogram({
       name: METRIC.httpDuration,
       help: 'HTTP request duration by method, route pattern and status code',

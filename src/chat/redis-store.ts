@@ -442,7 +442,12 @@ export class RedisStore implements ChatStore {
   }
 
   async ping(): Promise<void> {
-    await this.redis.ping()
+    try {
+      await this.redis.ping()
+    } catch (err) {
+      this.answering = false
+      throw err
+    }
     // Readiness asks often: typing need not wait for the next heartbeat after an outage.
     this.answering = true
   }

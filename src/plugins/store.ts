@@ -102,7 +102,6 @@ export default fp(
     }
 
     const log = fastify.log.child({ component: 'redis' })
-    const redisUp = fastify.metrics.redisUp
     // Fails fast while Redis is away (no offline queue): a send is refused with UNAVAILABLE
     // rather than held, and readiness turns 503.
     const client = new Redis(options.redisUrl, {
@@ -124,16 +123,13 @@ export default fp(
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
     })
     let up = false
-    redisUp?.set(0)
     client.on('ready', () => {
       if (!up) log.info({ event: 'redis_up' }, 'Redis is reachable')
       up = true
-      redisUp?.set(1)
     })
     client.on('close', () => {
       if (up) log.warn({ event: 'redis_down' }, 'Redis connection lost; reconnecting')
       up = false
-      redisUp?.set(0)
     })
     // An error event without a listener would crash the process; these are logged once per outage.
     client.on('error', (err: Error) => {
@@ -153,6 +149,10 @@ export default fp(
     })
     // Announce this node once connected, and again after every reconnection.
     client.on('ready', () => store.start())
+    // Connected is not answering: a Redis that hangs (stopped, or cut off without a reset) keeps
+    // its connection open while every command times out. The store knows from its heartbeats,
+    // readiness pings and commands.
+    fastify.metrics.redisUpWith(() => store.available)
     fastify.decorate('store', store)
     fastify.decorate('redisClient', client)
     // The adapter makes its own connections from this one (a stream reader, a subscriber). They

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisStore } from '../../src/chat/redis-store.js'
-import { client, connect, guest, next, request, startApp, until, untilReady } from '../helpers.js'
+import { client, connect, guest, next, request, scrape, startApp, until, untilReady } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
 
 t.test('a node that was swept as dead while it was alive records its users again, and the rooms hear they joined', async (t) => {
@@ -96,4 +96,23 @@ t.test('a node that has read nothing from the stream yet misses no message store
   const stored = (await request(ann.socket, 'room:history', { room: 'q', limit: 50 })).messages.map((m: { seq: number }) => m.seq)
   await until(() => stored.every((seq: number) => seen.has(seq)), 5000, 'every stored message at the tab on B').catch(() => {})
   t.same(stored.filter((seq: number) => !seen.has(seq)), [], `the tab on B got all ${stored.length} stored messages`)
+})
+
+t.test('chat_redis_up is 0 while Redis hangs with its connection open, and 1 again once it answers', async (t) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const { url } = await startApp(t, { REDIS_URL: redis.url })
+  await untilReady(url)
+  t.equal((await scrape(url)).get('chat_redis_up'), 1)
+  const stalled = redis.stall(6000)
+  // Readiness pings Redis; the ping times out (after 2 s) while the connection stays open.
+  await untilReady(url, 503, 10_000)
+  let up = 1
+  const poll = setInterval(() => void scrape(url).then((m) => (up = m.get('chat_redis_up') ?? -1)), 100)
+  await until(() => up === 0, 5000, 'chat_redis_up 0').catch(() => {})
+  clearInterval(poll)
+  t.equal(up, 0, 'down while the connection is still open')
+  await stalled
+  await untilReady(url)
+  t.equal((await scrape(url)).get('chat_redis_up'), 1, 'up again')
 })
