@@ -207,6 +207,13 @@ export function tracingEnabled(env: Env = process.env): boolean {
   return read(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined || read(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined
 }
 
-export function otelServiceName(env: Env = process.env): string {
-  return read(env, 'OTEL_SERVICE_NAME') ?? 'chat-service'
+/**
+ * The service name for the SDK to set: `chat-service` unless the standard variables name one
+ * (OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES), which the SDK then reads
+ * itself; undefined in that case, since a name given to the SDK would win over theirs.
+ */
+export function otelServiceName(env: Env = process.env): string | undefined {
+  if (read(env, 'OTEL_SERVICE_NAME') !== undefined) return undefined
+  const attributes = read(env, 'OTEL_RESOURCE_ATTRIBUTES') ?? ''
+  return attributes.split(',').some((pair) => pair.split('=')[0]?.trim() === 'service.name') ? undefined : 'chat-service'
 }

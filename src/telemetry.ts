@@ -15,6 +15,11 @@ if (tracingEnabled()) {
       import('@opentelemetry/instrumentation-ioredis'),
       import('@fastify/otel')
     ])
+  // Traces only: metrics are scraped from /metrics, and logs go to stdout. The SDK would
+  // otherwise start OTLP metric and log exporters too (their variables default to otlp); set
+  // either variable to have them.
+  process.env.OTEL_METRICS_EXPORTER ??= 'none'
+  process.env.OTEL_LOGS_EXPORTER ??= 'none'
   // Socket.IO's long-polling requests and the probes would drown the interesting spans.
   const quiet = /^\/(socket\.io\/|healthz|readyz|metrics)/
   const sdk = new NodeSDK({

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { tracingEnabled } from '../src/config.js'
+import { otelServiceName, tracingEnabled } from '../src/config.js'
 import { freePort, guest, request, signIn, startApp, TEST_SECRET } from './helpers.js'
 import { inMemoryTracing } from './tracing.js'
 
@@ -16,6 +16,11 @@ t.test('tracing is on only when the OTEL_* variables ask for an exporter', async
   t.equal(tracingEnabled({ OTEL_TRACES_EXPORTER: 'console' }), true)
   t.equal(tracingEnabled({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }), false)
   t.equal(tracingEnabled({ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }), false)
+  // The service's name is chat-service unless the standard variables give one.
+  t.equal(otelServiceName({}), 'chat-service')
+  t.equal(otelServiceName({ OTEL_SERVICE_NAME: 'mine' }), undefined, 'the SDK reads OTEL_SERVICE_NAME itself')
+  t.equal(otelServiceName({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod, service.name=mine' }), undefined)
+  t.equal(otelServiceName({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod' }), 'chat-service')
 })
 
 t.test('spans for join, send and history carry messaging attributes; the processing exemplar is the send trace', async (t) => {
@@ -59,11 +64,13 @@ t.test('spans for join, send and history carry messaging attributes; the process
 
 t.test('the real process exports spans over OTLP when told to, through node --import', async (t) => {
   const received: any[] = []
+  const others: string[] = []
   const collector = createServer((req, res) => {
     let body = ''
     req.on('data', (c) => (body += c))
     req.on('end', () => {
       if (req.url === '/v1/traces') received.push(JSON.parse(body))
+      else others.push(req.url ?? '')
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
     })
   })
@@ -85,7 +92,9 @@ t.test('the real process exports spans over OTLP when told to, through node --im
         LOG_LEVEL: 'warn',
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-        OTEL_SERVICE_NAME: 'chat-test'
+        OTEL_SERVICE_NAME: 'chat-test',
+        // Were metrics exported over OTLP too, they would be within the test.
+        OTEL_METRIC_EXPORT_INTERVAL: '100'
       },
       stdio: ['ignore', 'pipe', 'pipe']
     }
@@ -103,6 +112,8 @@ t.test('the real process exports spans over OTLP when told to, through node --im
   await request(alice.socket, 'room:join', { room: 'otlp' })
   await request(alice.socket, 'message:send', { room: 'otlp', text: 'over the wire' })
   await signIn(url, 'Bob')
+  // Not a synchronisation: five of those 100 ms metric intervals, for an exporter to show itself.
+  await new Promise((r) => setTimeout(r, 500))
   proc.kill('SIGTERM')
   const [code] = await once(proc, 'exit')
   t.equal(code, 0)
@@ -113,4 +124,5 @@ t.test('the real process exports spans over OTLP when told to, through node --im
   t.ok(names.includes('POST /api/session'), 'HTTP server spans were exported')
   const service = received[0].resourceSpans[0].resource.attributes.find((a: any) => a.key === 'service.name')
   t.equal(service.value.stringValue, 'chat-test')
+  t.same(others, [], 'traces only: no OTLP metrics or logs')
 })
