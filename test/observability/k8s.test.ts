@@ -57,7 +57,24 @@ t.test('the Kubernetes manifests match the code: probe paths, ports, timings', a
   const redisUrl = new URL(parsed.redisUrl!)
   t.equal(redisUrl.hostname, redisService.metadata.name, 'REDIS_URL names the Redis Service')
   t.equal(Number(redisUrl.port), redisService.spec.ports[0].port)
-  t.match(byKind('StatefulSet', redis).spec.template.spec.containers[0].args.join(' '), /--appendonly yes/, 'Redis persists')
+  const redisContainer = byKind('StatefulSet', redis).spec.template.spec.containers[0]
+  const redisArgs = redisContainer.args.join(' ')
+  t.match(redisArgs, /--appendonly yes/, 'Redis persists')
+  // Full, Redis refuses writes rather than being OOM-killed: its maxmemory leaves room under
+  // the container's limit for the fork of an AOF rewrite.
+  t.match(redisArgs, /--maxmemory-policy noeviction/)
+  const maxMiB = Number(/--maxmemory (\d+)mb/.exec(redisArgs)?.[1])
+  const limitMiB = Number(/^(\d+)Mi$/.exec(redisContainer.resources.limits.memory)?.[1])
+  t.ok(maxMiB > 0 && maxMiB <= 0.8 * limitMiB, `maxmemory ${maxMiB} MiB well under the ${limitMiB} MiB limit`)
+  // Evictions (a node drain) take one replica at a time, which the others can absorb.
+  const budget = byKind('PodDisruptionBudget')
+  t.same(budget.spec.selector.matchLabels, deployment.spec.selector.matchLabels, 'the disruption budget covers the replicas')
+  t.ok(budget.spec.maxUnavailable >= 1 && budget.spec.maxUnavailable < deployment.spec.replicas)
+  t.ok(pod.topologySpreadConstraints.some((c: { topologyKey: string }) => c.topologyKey === 'kubernetes.io/hostname'), 'replicas spread over nodes')
+  for (const spec of [pod, byKind('StatefulSet', redis).spec.template.spec]) {
+    t.equal(spec.securityContext.runAsNonRoot, true)
+    t.equal(spec.securityContext.seccompProfile.type, 'RuntimeDefault', 'Pod Security "restricted" is met')
+  }
   const notes = readFileSync(`${root}/deploy/k8s/README.md`, 'utf8')
   t.match(notes, /[Ss]ticky sessions/, 'the notes explain sticky sessions')
 })

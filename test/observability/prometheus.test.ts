@@ -95,7 +95,7 @@ t.test('a real Prometheus scrapes the service; every dashboard query returns dat
 
   const rules = (await (await fetch(`${base}/api/v1/rules`)).json()) as any
   const loaded = rules.data.groups.flatMap((g: any) => g.rules)
-  t.equal(loaded.length, 6, 'all alert rules are loaded')
+  t.equal(loaded.length, 7, 'all alert rules are loaded')
   for (const rule of loaded) {
     t.equal(rule.health, 'ok', `${rule.name} evaluates without error`)
     const answer = await query(base, rule.query)
