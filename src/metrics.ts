@@ -53,6 +53,13 @@ interface Renderer {
   getMetricsAsString(source: { getForPromString(): Promise<MetricData> }): Promise<string>
 }
 
+/**
+ * How often the event loop's delay is sampled, in seconds. Node's monitor records the whole
+ * interval between samples, so nodejs_eventloop_lag_*_seconds read this much above the real
+ * lag (an idle node shows 0.02): the dashboard and the alert subtract it.
+ */
+export const EVENT_LOOP_SAMPLE_S = 0.02
+
 /** Without the `_total` suffix, as counters are named in OpenMetrics. */
 const withoutTotal = (name: string) => name.replace(/_total$/, '')
 
@@ -60,7 +67,7 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
   // An OpenMetrics registry, because only those accept exemplars; `render` below also writes
   // the classic text format from it, for scrapers and tools that ask for that.
   const registry = new OpenMetricsRegistry(Registry.OPENMETRICS_CONTENT_TYPE)
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_S * 1000 })
   // Gauges named like counters (promtool rejects them); the same counts remain by type in
   // nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {

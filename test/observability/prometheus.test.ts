@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { buildDashboard, panelQueries } from '../../grafana/chat-dashboard.js'
+import { EVENT_LOOP_SAMPLE_S } from '../../src/metrics.js'
 import { client, connect, freePort, guest, request, requireTool, startApp } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
 import { inMemoryTracing } from '../tracing.js'
@@ -126,6 +127,8 @@ t.test('promtool accepts the Prometheus config and rules, and the rule unit test
     const run = spawnSync(promtool, args, { cwd: root, encoding: 'utf8' })
     t.equal(run.status, 0, `promtool ${args.join(' ')}: ${run.stdout}${run.stderr}`)
   }
+  // The lag alert takes off the sampling interval the service really uses.
+  t.match(readFileSync(join(root, 'prometheus/alerts.yml'), 'utf8'), `nodejs_eventloop_lag_p99_seconds{job="chat"}) - ${EVENT_LOOP_SAMPLE_S} > 0.2`)
 })
 
 t.test('the committed dashboard is the one grafana/chat-dashboard.ts builds', async (t) => {
