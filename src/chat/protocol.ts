@@ -130,3 +130,6 @@ export interface ServerToClientEvents {
 export interface InterServerEvents {}
 
 export type ClientEventName = keyof ClientToServerEvents
+
+/** Every client event the server handles. */
+export const CLIENT_EVENTS: readonly ClientEventName[] = ['room:join', 'room:leave', 'message:send', 'room:history', 'typing']

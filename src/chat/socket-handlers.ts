@@ -7,6 +7,7 @@ import type { TSchema } from 'typebox'
 import { ChatError } from '../errors.js'
 import type { ChatService, ChatSocket, RateLimit } from './chat-service.js'
 import {
+  CLIENT_EVENTS,
   type ClientEventName,
   type ErrorBody,
   type ErrorCode,
@@ -74,7 +75,7 @@ const MAX_ERROR_DETAIL = 200
 const tracer = trace.getTracer('chat-service')
 
 const spanAttributes = Object.fromEntries(
-  (['room:join', 'room:leave', 'message:send', 'room:history', 'typing'] as const).map((event) => [
+  CLIENT_EVENTS.map((event) => [
     event,
     {
       'messaging.system': 'socket.io',

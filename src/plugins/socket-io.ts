@@ -7,7 +7,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import socketIoModule, { type FastifySocketioOptions } from 'fastify-socket.io'
 import { type ChatServer, ChatService, type ChatSocket } from '../chat/chat-service.js'
-import type { ErrorCode } from '../chat/protocol.js'
+import { CLIENT_EVENTS, type ErrorCode } from '../chat/protocol.js'
 import { bufferedBytes, Deliverer, webSocketOf, type WebSocketTransportSocket } from '../chat/delivery.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
 import { isChatRoom } from '../chat/socket-rooms.js'
@@ -57,12 +57,21 @@ export interface SocketOptions {
 const REJECTION_REASONS = ['UNAUTHORIZED', 'TOO_MANY_CONNECTIONS', 'ADDRESS_LIMIT', 'ORIGIN', 'DRAINING'] as const
 type RejectionReason = (typeof REJECTION_REASONS)[number]
 
+/** The error codes that are the service's own failures (the error-ratio alert counts these). */
+const SERVER_FAILURES = ['INTERNAL', 'UNAVAILABLE'] as const
+
 /** Event hooks that keep the chat metrics; exemplars link a slow send to its trace. */
 function metricHooks(metrics: ChatMetrics): Pick<HandlerHooks, 'onEventDone' | 'onUnknownEvent'> {
   const noExemplar = {}
   const noLabels = {}
   const errors = new Map<string, { inc(): void }>()
   const events = new Map<string, { inc(): void }>()
+  // The series the error-ratio alert reads exist from the start at 0: a series born at 1 would
+  // hide its first failure from rate().
+  for (const event of CLIENT_EVENTS) {
+    metrics.events.inc({ event }, 0)
+    for (const code of SERVER_FAILURES) metrics.eventErrors.inc({ event, code }, 0)
+  }
   return {
     onEventDone({ event, seconds, code, span }) {
       let handled = events.get(event)
