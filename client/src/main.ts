@@ -47,11 +47,13 @@ function render(keep: 'bottom' | 'position' | 'auto' = 'auto'): void {
   const room = activeRoom()
   renderRooms([...rooms.values()], active, openRoom, leaveRoom)
   renderRoomHead(room, session.user)
-  renderMessages(room, session.user, { retry: retrySend, edit: editSend, discard: discardSend }, keep)
-  const canWrite = room?.joined === true && socket?.connected === true
+  const online = room?.joined === true && socket?.connected === true
+  renderMessages(room, session.user, { retry: retrySend, edit: editSend, discard: discardSend }, keep, online)
+  // Lines written while the connection is away wait in the list, and go once the room is
+  // joined again (their clientIds make that safe).
   $<HTMLTextAreaElement>('text').disabled = room === undefined
   $<HTMLTextAreaElement>('text').placeholder = room === undefined ? 'Join a room to write' : `Message #${room.name}`
-  $<HTMLButtonElement>('send').disabled = !canWrite
+  $<HTMLButtonElement>('send').disabled = room === undefined
   // A page of history that does not fill the list leaves nothing to scroll: the next page is
   // read now, as a scroll to the top would.
   if (room?.joined === true && messagesFit()) void loadOlder()

@@ -68,12 +68,12 @@ function textOf(text: string): HTMLDivElement {
   return node
 }
 
-function pendingItem(p: Pending, handlers: PendingHandlers): HTMLLIElement {
+function pendingItem(p: Pending, handlers: PendingHandlers, online: boolean): HTMLLIElement {
   const item = el('li', `message mine pending ${p.state}`)
   item.dataset.clientId = p.clientId
   item.append(textOf(p.text))
   const status = el('div', 'status')
-  if (p.state === 'sending') status.textContent = 'Sending…'
+  if (p.state === 'sending') status.textContent = online ? 'Sending…' : 'Waiting for the connection…'
   else if (p.error !== undefined) status.textContent = describeError(p.error)
   if (p.state === 'failed') {
     // A line the server refused as it is (too long, say) cannot succeed as it is: it goes back
@@ -136,7 +136,13 @@ function reconcile(list: HTMLElement, wanted: Wanted[]): void {
   for (const stale of existing.values()) stale.remove()
 }
 
-export function renderMessages(room: RoomState | undefined, me: Member, handlers: PendingHandlers, keep: 'bottom' | 'position' | 'auto'): void {
+export function renderMessages(
+  room: RoomState | undefined,
+  me: Member,
+  handlers: PendingHandlers,
+  keep: 'bottom' | 'position' | 'auto',
+  online: boolean
+): void {
   const list = $<HTMLOListElement>('messages')
   const fromBottom = list.scrollHeight - list.scrollTop
   const atBottom = fromBottom - list.clientHeight < 60
@@ -151,8 +157,8 @@ export function renderMessages(room: RoomState | undefined, me: Member, handlers
     }
     const waiting = [...room.pending.values()].sort((a, b) => a.createdAt - b.createdAt)
     for (const p of waiting) {
-      const sig = `${p.state} ${p.error?.code ?? ''} ${p.error?.message ?? ''} ${p.error?.retryAfterMs ?? ''}`
-      wanted.push({ key: `p${p.clientId}`, sig, build: () => pendingItem(p, handlers) })
+      const sig = `${p.state} ${online} ${p.error?.code ?? ''} ${p.error?.message ?? ''} ${p.error?.retryAfterMs ?? ''}`
+      wanted.push({ key: `p${p.clientId}`, sig, build: () => pendingItem(p, handlers, online) })
     }
     if (previous === undefined && waiting.length === 0 && room.joined) {
       wanted.push({ key: 'empty', sig: '', build: () => el('li', 'empty', 'No messages yet. Say hello!') })

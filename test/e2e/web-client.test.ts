@@ -252,7 +252,7 @@ t.test('the server restarts under an open page: it shows reconnecting, then ever
   await message(ada, 'back').waitFor()
 })
 
-t.test('a server that comes back without its history (memory store): the page shows what it has now, not a mix', async (t) => {
+t.test('a server that comes back without its history (memory store): the page shows what it has now, not a mix; a line written meanwhile goes once it is back', async (t) => {
   const browser = await launch(t)
   if (browser === undefined) return
   const env = { LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '3000', MESSAGE_RATE_PER_SEC: '0' }
@@ -269,15 +269,19 @@ t.test('a server that comes back without its history (memory store): the page sh
   await ada.context().setOffline(true)
   node.proc.kill('SIGTERM')
   t.equal(await node.exited, 0)
+  await ada.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor()
+  await say(ada, 'written offline')
+  await ada.locator('#messages .pending', { hasText: 'Waiting for the connection…' }).waitFor()
+  t.pass('a line written while away waits in the list, and says so')
   node = await startNode(t, port, env)
   const bob2 = await guest(t, node.url, 'Bob')
   await request(bob2.socket, 'room:join', { room: 'general' })
   for (let i = 1; i <= 8; i++) await request(bob2.socket, 'message:send', { room: 'general', text: `new ${i}` })
   await ada.context().setOffline(false)
-  await message(ada, 'new 8').waitFor({ timeout: 20_000 })
+  await message(ada, 'written offline').waitFor({ timeout: 20_000 })
   await message(ada, 'new 1').waitFor()
   const texts = await ada.locator('#messages .message:not(.pending) .text').allInnerTexts()
-  t.same(texts, Array.from({ length: 8 }, (_, i) => `new ${i + 1}`), "the new server's messages, and none of the old")
+  t.same(texts, [...Array.from({ length: 8 }, (_, i) => `new ${i + 1}`), 'written offline'], "the new server's messages, none of the old, and the line written meanwhile")
   await ada.getByText("The server lost this room's earlier history").waitFor()
 })
 
