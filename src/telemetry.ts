@@ -18,8 +18,10 @@ if (tracingEnabled()) {
   // Traces only: metrics are scraped from /metrics, and logs go to stdout. The SDK would
   // otherwise start OTLP metric and log exporters too (their variables default to otlp); set
   // either variable to have them.
-  process.env.OTEL_METRICS_EXPORTER ??= 'none'
-  process.env.OTEL_LOGS_EXPORTER ??= 'none'
+  for (const name of ['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER']) {
+    // Empty counts as unset (as in a Kubernetes env list with no value).
+    if (!process.env[name]?.trim()) process.env[name] = 'none'
+  }
   // Socket.IO's long-polling requests and the probes would drown the interesting spans.
   const quiet = /^\/(socket\.io\/|healthz|readyz|metrics)/
   const sdk = new NodeSDK({

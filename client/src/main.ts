@@ -121,7 +121,7 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
   if (answer === undefined) return // disconnected meanwhile: the next connect rejoins
   if (!answer.ok) {
     showJoinError(describeError(answer.error, 'join'), room.name)
-    if (answer.error.code === 'INVALID_PAYLOAD' && !room.joined && room.messages.size === 0) {
+    if (answer.error.code === 'INVALID_PAYLOAD' && !room.joined && room.messages.size === 0 && room.pending.size === 0) {
       // Refused as it is (a connection's rooms are bounded): it is no room of ours.
       dropRoom(room.name)
       return
@@ -141,16 +141,13 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
   refreshPublicRoomsSoon()
   room.members.clear()
   for (const m of answer.members) room.members.set(m.id, m)
-  // The rejoin asks from the last seq held, included, to check that it is the same message: a
-  // server that lost its history (a memory store restarted) counts seqs from 1 again, and its
-  // seq 8 is not ours.
-  const known = since === undefined ? undefined : room.messages.get(since + 1)
-  const same = known === undefined || answer.messages.find((m: Message) => m.seq === known.seq)?.id === known.id
-  if (!answer.recovered || !same) {
-    // The server no longer has everything after what we hold: start from what it has.
+  const outcome = since === undefined ? 'continues' : room.rejoined(since + 1, answer.messages, answer.recovered)
+  if (outcome !== 'continues') {
+    // The server no longer has everything after what we hold, or holds another history: start
+    // from what it has.
     room.reset()
     if (room.name === active) {
-      showNote(same ? 'Some earlier messages are no longer available.' : "The server lost this room's earlier history; here is what it has now.")
+      showNote(outcome === 'trimmed' ? 'Some earlier messages are no longer available.' : "The server lost this room's earlier history; here is what it has now.")
     }
   }
   const fresh = room.add(answer.messages)
@@ -218,6 +215,16 @@ function incoming(messages: Message[]): void {
   for (const m of messages) {
     const room = rooms.get(m.room)
     if (room === undefined) continue
+    const held = room.messages.get(m.seq)
+    if (held !== undefined && held.id !== m.id) {
+      // Another message under a seq we hold: the server's history started over (a Redis that
+      // lost its data, a room that expired). Start from what it has now.
+      room.reset()
+      room.joined = false
+      if (room.name === active) showNote("The server lost this room's earlier history; here is what it has now.")
+      void sendJoin(room)
+      continue
+    }
     if (room.leavesGap(m)) void fillGap(room)
     const fresh = room.add([m])
     if (fresh.length > 0 && m.room !== active && m.user.id !== session?.user.id) room.unread++
@@ -284,7 +291,9 @@ function send(text: string): void {
  * line that failed for good waits for the user (Retry or Discard) and is skipped meanwhile.
  */
 async function pump(room: RoomState): Promise<void> {
-  if (room.sending || socket?.connected !== true) return
+  // Only into a room this connection has joined (a line written meanwhile waits for the join),
+  // and only a room still ours (one left and joined again is a new RoomState).
+  if (room.sending || socket?.connected !== true || !room.joined || rooms.get(room.name) !== room) return
   const next = [...room.pending.values()].filter((p) => p.state !== 'failed').sort((a, b) => a.createdAt - b.createdAt)[0]
   if (next === undefined || next.state === 'waiting') return
   room.sending = true
@@ -308,6 +317,7 @@ function held(room: RoomState, pending: Pending, error: ErrorBody): void {
   if (error.code === 'RATE_LIMITED' || error.code === 'UNAVAILABLE') {
     pending.state = 'waiting'
     setTimeout(() => {
+      if (rooms.get(room.name) !== room) return
       pending.state = 'sending'
       pending.error = undefined
       void pump(room)
@@ -448,6 +458,10 @@ function start(current: Session): void {
     rememberRoom('general')
   }
   active = saved.active !== undefined && rooms.has(saved.active) ? saved.active : rooms.keys().next().value
+  for (const line of carried.splice(0)) {
+    const clientId = newClientId()
+    rooms.get(line.room)?.pending.set(clientId, { clientId, text: line.text, createdAt: Date.now(), state: 'sending' })
+  }
   render('bottom')
   $<HTMLTextAreaElement>('text').focus()
   renderConnection('connecting')
@@ -456,8 +470,19 @@ function start(current: Session): void {
 }
 
 
-/** `keepRooms`: the same person signs in again (their rooms come back); otherwise all is forgotten. */
+/** Lines not yet sent when the session ended by itself: they go under the next sign-in. */
+let carried: Array<{ room: string; text: string }> = []
+
+/**
+ * `keepRooms`: the session ended by itself (the person signs in again): their rooms, the lines
+ * still waiting and the draft come back. Otherwise (Sign out) all is forgotten.
+ */
 function signOut(reason?: string, keepRooms = false): void {
+  carried = keepRooms
+    ? [...rooms.values()].flatMap((room) =>
+        [...room.pending.values()].sort((a, b) => a.createdAt - b.createdAt).map((p) => ({ room: room.name, text: p.text }))
+      )
+    : []
   clearInterval(roomsTimer)
   stopTyping()
   socket?.disconnect()
@@ -466,7 +491,7 @@ function signOut(reason?: string, keepRooms = false): void {
   rooms.clear()
   active = undefined
   forgetSession(keepRooms)
-  textarea.value = ''
+  if (!keepRooms) textarea.value = ''
   $('chat').hidden = true
   $('sign-in').hidden = false
   $('sign-in-error').textContent = reason ?? ''

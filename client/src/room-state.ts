@@ -61,6 +61,21 @@ export class RoomState {
     return last > 0 && m.seq > last + 1 && !this.messages.has(m.seq)
   }
 
+  /**
+   * What a rejoin's answer says of the history held up to seq `last`. The rejoin asks from the
+   * seq before `last`, so that the answer brings `last` again to compare: a server that lost
+   * its history (a memory store restarted, a room dropped or expired) counts seqs from 1 again,
+   * and its seq 8 is another message than ours.
+   */
+  rejoined(last: number, messages: Message[], recovered: boolean): 'continues' | 'trimmed' | 'lost' {
+    const again = messages.find((m) => m.seq === last)
+    if (again !== undefined) return again.id === this.messages.get(last)?.id ? 'continues' : 'lost'
+    // `last` itself was trimmed, but everything after it is there: nothing was missed.
+    if (messages[0]?.seq === last + 1) return 'continues'
+    const top = messages.reduce((max, m) => Math.max(max, m.seq), 0)
+    return !recovered && top >= last ? 'trimmed' : 'lost'
+  }
+
   /** Messages in seq order. */
   ordered(): Message[] {
     return [...this.messages.values()].sort((a, b) => a.seq - b.seq)

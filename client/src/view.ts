@@ -149,10 +149,13 @@ export function renderMessages(
   const wanted: Wanted[] = []
   if (room !== undefined) {
     let previous: Message | undefined
+    const today = new Date().toDateString()
     for (const m of room.ordered()) {
       const grouped = previous !== undefined && previous.user.id === m.user.id && m.ts - previous.ts < GROUP_WINDOW_MS
-      // The id too: after a store lost its history, a seq can come back as another message.
-      wanted.push({ key: `m${m.seq}`, sig: `${m.id}${grouped ? ' grouped' : ''}`, build: () => messageItem(m, grouped, me) })
+      // The id too: after a store lost its history, a seq can come back as another message. And
+      // whether it is from today, shown by its time alone (after midnight it gains its date).
+      const sig = `${m.id}${grouped ? ' grouped' : ''}${new Date(m.ts).toDateString() === today ? ' today' : ''}`
+      wanted.push({ key: `m${m.seq}`, sig, build: () => messageItem(m, grouped, me) })
       previous = m
     }
     const waiting = [...room.pending.values()].sort((a, b) => a.createdAt - b.createdAt)
@@ -196,48 +199,53 @@ export function renderRooms(
   onLeave: (name: string) => void
 ): void {
   const shown = rooms.map((room) => ({ name: room.name, unread: room.name === active ? 0 : room.unread }))
-  const list = $('my-rooms')
-  replaceIfChanged(list, JSON.stringify([active, shown]), () =>
-    shown.map(({ name, unread }) => {
-      const item = el('li', name === active ? 'active' : undefined)
-      const open = el('button', 'room-button')
-      open.type = 'button'
-      open.append(el('span', 'room-name', `#${name}`))
-      if (unread > 0) {
-        const badge = el('span', 'badge', String(unread))
-        badge.setAttribute('aria-label', `${unread} unread`)
-        open.append(badge)
-      }
-      if (name === active) open.setAttribute('aria-current', 'true')
-      open.addEventListener('click', () => onOpen(name))
-      const leave = el('button', 'leave icon', '×')
-      leave.type = 'button'
-      leave.setAttribute('aria-label', `Leave ${name}`)
-      leave.addEventListener('click', () => onLeave(name))
-      item.append(open, leave)
-      return item
-    })
+  // Keyed by room: a count that changes rebuilds that room's item only, and the focus on any
+  // other room's buttons stays.
+  reconcile(
+    $('my-rooms'),
+    shown.map(({ name, unread }) => ({ key: name, sig: `${unread} ${name === active}`, build: () => roomItem(name, unread, name === active, onOpen, onLeave) }))
   )
   const unread = shown.reduce((n, room) => n + room.unread, 0)
   document.title = unread > 0 ? `(${unread}) Chat` : 'Chat'
 }
 
+function roomItem(name: string, unread: number, active: boolean, onOpen: (name: string) => void, onLeave: (name: string) => void): HTMLLIElement {
+  const item = el('li', active ? 'active' : undefined)
+  const open = el('button', 'room-button')
+  open.type = 'button'
+  open.append(el('span', 'room-name', `#${name}`))
+  if (unread > 0) {
+    const badge = el('span', 'badge', String(unread))
+    badge.setAttribute('aria-label', `${unread} unread`)
+    open.append(badge)
+  }
+  if (active) open.setAttribute('aria-current', 'true')
+  open.addEventListener('click', () => onOpen(name))
+  const leave = el('button', 'leave icon', '×')
+  leave.type = 'button'
+  leave.setAttribute('aria-label', `Leave ${name}`)
+  leave.addEventListener('click', () => onLeave(name))
+  item.append(open, leave)
+  return item
+}
+
 export function renderPublicRooms(rooms: Array<{ name: string; members: number }>, onJoin: (name: string) => void): void {
-  const list = $('public-rooms')
   const shown = rooms.slice(0, 20)
-  replaceIfChanged(list, JSON.stringify(shown), () =>
-    shown.length === 0
-      ? [el('li', 'empty', 'No one is chatting yet.')]
-      : shown.map((room) => {
-          const item = el('li')
-          const join = el('button', 'room-button')
-          join.type = 'button'
-          join.append(el('span', 'room-name', `#${room.name}`), el('span', 'count', `${room.members} online`))
-          join.addEventListener('click', () => onJoin(room.name))
-          item.append(join)
-          return item
-        })
-  )
+  const wanted: Wanted[] = shown.map((room) => ({
+    key: room.name,
+    sig: String(room.members),
+    build: () => {
+      const item = el('li')
+      const join = el('button', 'room-button')
+      join.type = 'button'
+      join.append(el('span', 'room-name', `#${room.name}`), el('span', 'count', `${room.members} online`))
+      join.addEventListener('click', () => onJoin(room.name))
+      item.append(join)
+      return item
+    }
+  }))
+  if (wanted.length === 0) wanted.push({ key: '', sig: '', build: () => el('li', 'empty', 'No one is chatting yet.') })
+  reconcile($('public-rooms'), wanted)
 }
 
 /** Names as a list, each in its own direction (a right-to-left name does not reorder the others). */

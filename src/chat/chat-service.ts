@@ -244,12 +244,13 @@ export class ChatService {
 
   async typing(socket: ChatSocket, { room, typing }: TypingPayload): Promise<EmptyResult> {
     this.requireJoined(socket, room)
-    // In a cluster a typing event goes through Redis; while it is away it would wait in a queue
-    // that grows with the outage, and arrive stale. It is not worth keeping: refused instead.
-    if (!this.store.available) throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; typing is not shown meanwhile')
+    // Kept even when refused below: a tab that stopped is not counted as typing on.
     const { user, typingIn } = socket.data
     if (typing) typingIn.add(room)
     else typingIn.delete(room)
+    // In a cluster a typing event goes through Redis; while it is away it would wait in a queue
+    // that grows with the outage, and arrive stale. It is not worth keeping: refused instead.
+    if (!this.store.available) throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; typing is not shown meanwhile')
     socket.to(chatRoom(room)).except(userRoom(user.id)).emit('typing', { room, user, typing })
     return {}
   }

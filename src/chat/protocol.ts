@@ -131,5 +131,11 @@ export interface InterServerEvents {}
 
 export type ClientEventName = keyof ClientToServerEvents
 
-/** Every client event the server handles. */
-export const CLIENT_EVENTS: readonly ClientEventName[] = ['room:join', 'room:leave', 'message:send', 'room:history', 'typing']
+/** Every client event the server handles (a record, so that none can be left out). */
+export const CLIENT_EVENTS = Object.keys({
+  'room:join': true,
+  'room:leave': true,
+  'message:send': true,
+  'room:history': true,
+  typing: true
+} satisfies Record<ClientEventName, true>) as ClientEventName[]

@@ -4,7 +4,7 @@
 // node (the sender's included) delivers it from that stream, in stream order, which is seq order.
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Redis } from 'ioredis'
+import { type Redis, ReplyError } from 'ioredis'
 import { ChatError } from '../errors.js'
 import type { Member, Message } from './protocol.js'
 import { type AppendInput, type AppendResult, busiestFirst, type ChatStore, type Departure, type RoomSummary, type SinceResult } from './store.js'
@@ -145,6 +145,15 @@ end
 return out
 `
 
+/**
+ * Whether a failure was Redis answering with an error (full under maxmemory, say): it answers,
+ * though it refuses, unlike a timeout or a lost connection. (The answer's error still reaches
+ * the client: the error-ratio alert tells of a Redis that refuses writes.)
+ */
+function refused(err: unknown): boolean {
+  return err instanceof ReplyError
+}
+
 /** ioredis's words for a command refused before it was written (no connection, no queue). */
 const NOT_SENT = /Stream isn't writeable/
 
@@ -224,7 +233,7 @@ export class RedisStore implements ChatStore {
         },
         (err: unknown) => {
           this.healthySince = Date.now()
-          this.answering = false
+          this.answering = refused(err)
           this.options.onError?.(err, 'heartbeat')
         }
       )
@@ -247,7 +256,7 @@ export class RedisStore implements ChatStore {
       return result
     } catch (err) {
       if (err instanceof ChatError) throw err
-      this.answering = false
+      this.answering = refused(err)
       this.options.onError?.(err, operation)
       if (operation === 'append' && !NOT_SENT.test((err as Error).message)) {
         throw new ChatError('INTERNAL', 'The message may not have been stored; retry with the same clientId')
@@ -445,7 +454,7 @@ export class RedisStore implements ChatStore {
     try {
       await this.redis.ping()
     } catch (err) {
-      this.answering = false
+      this.answering = refused(err)
       throw err
     }
     // Readiness asks often: typing need not wait for the next heartbeat after an outage.

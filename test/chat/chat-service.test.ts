@@ -116,3 +116,20 @@ t.test('chat_redis_up is 0 while Redis hangs with its connection open, and 1 aga
   await untilReady(url)
   t.equal((await scrape(url)).get('chat_redis_up'), 1, 'up again')
 })
+
+t.test('a full Redis (maxmemory, noeviction) refuses sends with an error, yet answers: chat_redis_up stays 1', async (t) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const { url } = await startApp(t, { REDIS_URL: redis.url })
+  const ann = await guest(t, url, 'Ann')
+  await request(ann.socket, 'room:join', { room: 'full' })
+  const admin = new Redis(redis.url)
+  t.teardown(() => admin.quit())
+  await admin.config('SET', 'maxmemory', '1')
+  const refused = await request(ann.socket, 'message:send', { room: 'full', text: 'no room for me', clientId: 'f1' })
+  t.equal(refused.error?.code, 'INTERNAL', 'the send is refused (a retry with its clientId is safe)')
+  t.equal((await scrape(url)).get('chat_redis_up'), 1, 'Redis answers: it is not down')
+  await admin.config('SET', 'maxmemory', '0')
+  const stored = await request(ann.socket, 'message:send', { room: 'full', text: 'room again', clientId: 'f2' })
+  t.equal(stored.ok, true)
+})

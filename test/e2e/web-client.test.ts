@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { freePort, guest, request, startApp } from '../helpers.js'
@@ -175,11 +176,15 @@ t.test('a join refused for rate is explained and retried by itself', async (t) =
   await joinFromPage(ada, 'random')
   await ada.locator('#join-error', { hasText: "You're joining rooms too fast" }).waitFor()
   t.pass('the refusal is explained in words')
+  // Written before the room is joined: it waits for the join, rather than fail as not in the room.
+  await say(ada, 'written before the join')
   await ada.locator('#join-error:empty').waitFor({ state: 'attached', timeout: 10_000 })
   t.pass('and the error goes once the join went through')
+  await message(ada, 'written before the join').waitFor()
   await bobSays(t, url, 'random', 'in random')
   await message(ada, 'in random').waitFor()
   t.pass('Ada is in #random')
+  t.equal(await ada.locator('#messages .pending').count(), 0, 'nothing left waiting or failed')
 })
 
 t.test('a join refused while Redis is away is tried again by itself once it is back', async (t) => {
@@ -283,6 +288,26 @@ t.test('a server that comes back without its history (memory store): the page sh
   const texts = await ada.locator('#messages .message:not(.pending) .text').allInnerTexts()
   t.same(texts, [...Array.from({ length: 8 }, (_, i) => `new ${i + 1}`), 'written offline'], "the new server's messages, none of the old, and the line written meanwhile")
   await ada.getByText("The server lost this room's earlier history").waitFor()
+})
+
+t.test('Redis loses its data under an open page: the next message, under a seq the page holds, brings the new history', async (t) => {
+  const browser = await launch(t)
+  const redis = await startRedis(t)
+  if (browser === undefined || redis === undefined) return
+  const { url } = await startApp(t, { REDIS_URL: redis.url, MESSAGE_RATE_PER_SEC: '0' })
+  const ada = await person(t, browser, url, 'Ada')
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'general' })
+  for (const text of ['old 1', 'old 2', 'old 3']) await request(bob.socket, 'message:send', { room: 'general', text })
+  await message(ada, 'old 3').waitFor()
+  const admin = new Redis(redis.url)
+  t.teardown(() => admin.quit())
+  await admin.flushall()
+  await request(bob.socket, 'message:send', { room: 'general', text: 'new 1' })
+  await message(ada, 'new 1').waitFor()
+  await ada.getByText("The server lost this room's earlier history").waitFor()
+  await ada.locator('#messages .message:not(.pending) .text', { hasText: 'old' }).first().waitFor({ state: 'detached' })
+  t.same(await ada.locator('#messages .message:not(.pending) .text').allInnerTexts(), ['new 1'], 'only the history the server has now')
 })
 
 t.test("other people's messages leave the reader's focus, selection and the rest of the list alone", async (t) => {

@@ -70,6 +70,7 @@ t.test('the Kubernetes manifests match the code: probe paths, ports, timings', a
   const budget = byKind('PodDisruptionBudget')
   t.same(budget.spec.selector.matchLabels, deployment.spec.selector.matchLabels, 'the disruption budget covers the replicas')
   t.ok(budget.spec.maxUnavailable >= 1 && budget.spec.maxUnavailable < deployment.spec.replicas)
+  t.equal(budget.spec.unhealthyPodEvictionPolicy, 'AlwaysAllow', 'unready pods (Redis away) can still be evicted')
   t.ok(pod.topologySpreadConstraints.some((c: { topologyKey: string }) => c.topologyKey === 'kubernetes.io/hostname'), 'replicas spread over nodes')
   for (const spec of [pod, byKind('StatefulSet', redis).spec.template.spec]) {
     t.equal(spec.securityContext.runAsNonRoot, true)
