@@ -4,7 +4,7 @@
 import { io, type Socket } from 'socket.io-client'
 import type { ClientToServerEvents, ErrorBody, Message, ServerToClientEvents } from '../../src/chat/protocol.js'
 import { type Pending, RoomState } from './room-state.js'
-import { fetchRooms, forgetRoom, forgetSession, rememberActive, rememberRoom, type Session, savedRooms, savedSession, signIn } from './session.js'
+import { fetchRooms, forgetRoom, forgetSession, rememberActive, rememberRoom, type Session, SESSION_KEY, savedRooms, savedSession, signIn } from './session.js'
 import {
   $,
   describeError,
@@ -307,6 +307,7 @@ async function pump(room: RoomState): Promise<void> {
     // try safe, now or after the reconnect.
     if (answer?.ok === true) room.add([answer.message])
     else if (answer !== undefined) held(room, next, answer.error)
+    else next.unanswered = true
   }
   render()
   void pump(room)
@@ -553,6 +554,15 @@ $('messages').addEventListener('scroll', () => {
   if ($('messages').scrollTop < 40) void loadOlder()
 })
 $('sign-out').addEventListener('click', () => signOut())
+// The session ended in another tab of this browser (signed out, or refused there): this tab
+// follows, rather than chat on as someone who signed out. Nothing is carried over: whoever
+// signs in next may be someone else. (The rooms were kept or forgotten by that tab.)
+window.addEventListener('storage', (event) => {
+  if (event.key !== SESSION_KEY || event.newValue !== null || session === undefined) return
+  signOut('You were signed out in another tab.', true)
+  carried = []
+  textarea.value = ''
+})
 $('toggle-rooms').addEventListener('click', () => showRoomsMenu(!document.body.classList.contains('show-rooms')))
 document.addEventListener('keydown', (event) => {
   if (event.key === 'Escape' && document.body.classList.contains('show-rooms')) {

@@ -10,6 +10,8 @@ export interface Pending {
   createdAt: number
   state: 'sending' | 'failed' | 'waiting'
   error?: ErrorBody
+  /** A try went without an answer (a server that stalls): the line is being tried again. */
+  unanswered?: boolean
 }
 
 export class RoomState {

@@ -7,12 +7,13 @@ export interface Session {
   expiresAt: number
 }
 
-const KEY = 'chat.session'
+/** Where the session is kept (other tabs watch it). */
+export const SESSION_KEY = 'chat.session'
 const ROOMS_KEY = 'chat.rooms'
 
 export function savedSession(now = Date.now()): Session | undefined {
   try {
-    const session = JSON.parse(localStorage.getItem(KEY) ?? 'null') as Session | null
+    const session = JSON.parse(localStorage.getItem(SESSION_KEY) ?? 'null') as Session | null
     // A minute of margin: a token about to expire would be refused mid-connect.
     if (session && typeof session.token === 'string' && session.expiresAt > now + 60_000) return session
   } catch {
@@ -24,7 +25,7 @@ export function savedSession(now = Date.now()): Session | undefined {
 
 /** Forgets the session, and the rooms too unless `keepRooms` (the same person signs in again). */
 export function forgetSession(keepRooms = false): void {
-  localStorage.removeItem(KEY)
+  localStorage.removeItem(SESSION_KEY)
   if (!keepRooms) localStorage.removeItem(ROOMS_KEY)
 }
 
@@ -38,7 +39,7 @@ export async function signIn(name: string): Promise<Session> {
   if (res.status === 404) throw new Error('Guest sign-in is turned off on this server.')
   if (!res.ok || body.token === undefined) throw new Error(body.message ?? `Sign-in failed (${res.status}).`)
   const session = body as Session
-  localStorage.setItem(KEY, JSON.stringify(session))
+  localStorage.setItem(SESSION_KEY, JSON.stringify(session))
   return session
 }
 

@@ -17,6 +17,8 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, t
 }
 
 const GROUP_WINDOW_MS = 5 * 60_000
+/** How many members the room's header names (the rest are counted). */
+const MEMBERS_NAMED = 12
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' })
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' })
 
@@ -73,7 +75,9 @@ function pendingItem(p: Pending, handlers: PendingHandlers, online: boolean): HT
   item.dataset.clientId = p.clientId
   item.append(textOf(p.text))
   const status = el('div', 'status')
-  if (p.state === 'sending') status.textContent = online ? 'Sending…' : 'Waiting for the connection…'
+  if (p.state === 'sending') {
+    status.textContent = !online ? 'Waiting for the connection…' : p.unanswered === true ? 'No answer yet; still trying…' : 'Sending…'
+  }
   else if (p.error !== undefined) status.textContent = describeError(p.error)
   if (p.state === 'failed') {
     // A line the server refused as it is (too long, say) cannot succeed as it is: it goes back
@@ -160,7 +164,7 @@ export function renderMessages(
     }
     const waiting = [...room.pending.values()].sort((a, b) => a.createdAt - b.createdAt)
     for (const p of waiting) {
-      const sig = `${p.state} ${online} ${p.error?.code ?? ''} ${p.error?.message ?? ''} ${p.error?.retryAfterMs ?? ''}`
+      const sig = `${p.state} ${online} ${p.unanswered === true} ${p.error?.code ?? ''} ${p.error?.message ?? ''} ${p.error?.retryAfterMs ?? ''}`
       wanted.push({ key: `p${p.clientId}`, sig, build: () => pendingItem(p, handlers, online) })
     }
     if (previous === undefined && waiting.length === 0 && room.joined) {
@@ -265,7 +269,14 @@ export function renderRoomHead(room: RoomState | undefined, me: Member): void {
     return
   }
   const here = [...room.members.values()].map((m) => (m.id === me.id ? `${m.name} (you)` : m.name))
-  replaceIfChanged(members, JSON.stringify(here), () => [el('span', undefined, `${here.length} here: `), ...names(here).map(asNode)])
+  // A big room names a few and counts the rest, rather than fill the header with names.
+  const named = here.length > MEMBERS_NAMED ? here.slice(0, MEMBERS_NAMED) : here
+  const more = here.length - named.length
+  replaceIfChanged(members, JSON.stringify(here), () => [
+    el('span', undefined, `${here.length} here: `),
+    ...names(named).map(asNode),
+    ...(more > 0 ? [el('span', undefined, ` and ${more} more`)] : [])
+  ])
   const typists = [...room.typing.values()].filter((t) => t.until > Date.now()).map((t) => t.member.name)
   replaceIfChanged($('typing'), JSON.stringify(typists), () =>
     typists.length === 0 ? [] : [...names(typists).map(asNode), el('span', undefined, typists.length === 1 ? ' is typing…' : ' are typing…')]

@@ -314,6 +314,24 @@ t.test('a server that no longer accepts the token (restarted with another JWT_SE
   t.equal(await ada.getByRole('textbox', { name: 'Message' }).inputValue(), 'a draft', 'the draft is kept')
 })
 
+t.test('a server that stalls: the line says it is still trying, and is stored once when the server wakes', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const node = await startNode(t, await freePort(), { LOG_LEVEL: 'warn' })
+  const ada = await person(t, browser, node.url, 'Ada')
+  node.proc.kill('SIGSTOP')
+  t.teardown(() => node.proc.kill('SIGCONT'))
+  await say(ada, 'into the stall')
+  // The acknowledgement times out after 10 s; the line is sent again with the same clientId.
+  await ada.locator('#messages .pending', { hasText: 'No answer yet; still trying…' }).waitFor({ timeout: 20_000 })
+  node.proc.kill('SIGCONT')
+  await message(ada, 'into the stall').waitFor({ timeout: 20_000 })
+  await ada.locator('#messages .pending').waitFor({ state: 'detached' })
+  const bob = await guest(t, node.url, 'Bob')
+  const { messages } = await request(bob.socket, 'room:join', { room: 'general' })
+  t.same(messages.map((m: { text: string }) => m.text), ['into the stall'], 'stored once')
+})
+
 t.test('Redis loses its data under an open page: the next message, under a seq the page holds, brings the new history', async (t) => {
   const browser = await launch(t)
   const redis = await startRedis(t)
@@ -392,7 +410,7 @@ t.test('a message refused as too long goes back to the composer to be shortened;
   t.equal(await ada.evaluate(() => document.activeElement?.id), 'text', 'the composer has the focus after a join')
 })
 
-t.test("two tabs of one browser keep each other's rooms", async (t) => {
+t.test("two tabs of one browser keep each other's rooms and sign out together; a big room's header counts", async (t) => {
   const browser = await launch(t)
   if (browser === undefined) return
   const { url } = await startApp(t)
@@ -408,6 +426,15 @@ t.test("two tabs of one browser keep each other's rooms", async (t) => {
   await tab1.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
   await tab1.getByRole('button', { name: '#only-in-tab1' }).waitFor()
   t.pass("tab 2's activity did not write its own room list over tab 1's")
+
+  // Thirteen more people: the header names twelve members and counts the rest.
+  for (let i = 1; i <= 13; i++) await request((await guest(t, url, `Guest ${i}`)).socket, 'room:join', { room: 'only-in-tab1' })
+  await tab1.getByText('14 here: ').waitFor()
+  t.match(await tab1.locator('#members').innerText(), / and 2 more$/, 'a big room is counted, not listed in full')
+
+  await tab1.getByRole('button', { name: 'Sign out' }).click()
+  await tab2.getByText('You were signed out in another tab.').waitFor()
+  t.equal(await tab2.getByLabel('Display name').isVisible(), true, 'signing out in one tab signs out the others')
 })
 
 t.test('screenshots of the main screens, desktop and phone', async (t) => {
