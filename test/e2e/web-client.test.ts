@@ -341,10 +341,8 @@ t.test('a server that stalls: the line says it is still trying, and is stored on
   // The acknowledgement times out after 10 s; the line is sent again with the same clientId.
   await ada.locator('#messages .pending', { hasText: 'No answer yet; still trying…' }).waitFor({ timeout: 20_000 })
   node.proc.kill('SIGCONT')
-  // Usually at once. If the server's ping timeout fell due during the stall, it closes the
-  // connection on waking, and the line goes after the reconnect: room to spare for a loaded
-  // machine, and what the page showed if it never comes (this failed once in about ten runs
-  // with a 20 s wait, under load, and never since).
+  // At once, as a rule: room to spare for a loaded machine, and what the page showed if it
+  // never comes.
   await message(ada, 'into the stall')
     .waitFor({ timeout: 40_000 })
     .catch(async (err: Error) => {
