@@ -19,6 +19,7 @@ import {
 type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>
 
 const ROOM_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+const HISTORY_LOST = "The server lost this room's earlier history; here is what it has now."
 /** Not only white space, as the server counts it (JavaScript's trim leaves U+0085 alone). */
 const HAS_TEXT = /[^\s\u0085]/
 const PAGE = 50
@@ -112,8 +113,10 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
   if (socket === undefined) return
   clearTimeout(joinRetries.get(room))
   joinRetries.delete(room)
-  // One before the last held, so that the answer brings the last again (see below).
-  const since = room.messages.size > 0 ? room.lastSeq() - 1 : undefined
+  // Asked from one before the last seq held, so that the answer brings that one again to
+  // compare (RoomState.rejoined).
+  const last = room.messages.size > 0 ? room.lastSeq() : undefined
+  const since = last === undefined ? undefined : last - 1
   const answer = await socket
     .timeout(ACK_TIMEOUT_MS)
     .emitWithAck('room:join', since === undefined ? { room: room.name } : { room: room.name, since })
@@ -141,13 +144,13 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
   refreshPublicRoomsSoon()
   room.members.clear()
   for (const m of answer.members) room.members.set(m.id, m)
-  const outcome = since === undefined ? 'continues' : room.rejoined(since + 1, answer.messages, answer.recovered)
+  const outcome = last === undefined ? 'continues' : room.rejoined(last, answer.messages, answer.recovered)
   if (outcome !== 'continues') {
     // The server no longer has everything after what we hold, or holds another history: start
     // from what it has.
     room.reset()
     if (room.name === active) {
-      showNote(outcome === 'trimmed' ? 'Some earlier messages are no longer available.' : "The server lost this room's earlier history; here is what it has now.")
+      showNote(outcome === 'trimmed' ? 'Some earlier messages are no longer available.' : HISTORY_LOST)
     }
   }
   const fresh = room.add(answer.messages)
@@ -221,7 +224,7 @@ function incoming(messages: Message[]): void {
       // lost its data, a room that expired). Start from what it has now.
       room.reset()
       room.joined = false
-      if (room.name === active) showNote("The server lost this room's earlier history; here is what it has now.")
+      if (room.name === active) showNote(HISTORY_LOST)
       void sendJoin(room)
       continue
     }
@@ -278,8 +281,7 @@ async function loadOlder(): Promise<void> {
 function send(text: string): void {
   const room = activeRoom()
   if (room === undefined || !HAS_TEXT.test(text)) return
-  const clientId = newClientId()
-  room.pending.set(clientId, { clientId, text, createdAt: Date.now(), state: 'sending' })
+  room.queue(newClientId(), text)
   stopTyping()
   render('bottom')
   void pump(room)
@@ -409,7 +411,7 @@ function connect(current: Session): void {
     if (err.data?.code === 'UNAUTHORIZED') {
       // Expired, or the server no longer knows its signature (restarted without a fixed
       // JWT_SECRET): a new name brings back the same rooms.
-      return signOut('Your session is no longer valid. Pick a name to continue; your rooms are kept.', true)
+      return signOut('Your session is no longer valid. Pick a name to continue; your rooms are kept.', 'refused')
     }
     if (err.data?.code === 'TOO_MANY_CONNECTIONS') {
       renderConnection('offline', '— too many tabs open; close one and this one retries.')
@@ -459,10 +461,7 @@ function start(current: Session): void {
     rememberRoom('general')
   }
   active = saved.active !== undefined && rooms.has(saved.active) ? saved.active : rooms.keys().next().value
-  for (const line of carried.splice(0)) {
-    const clientId = newClientId()
-    rooms.get(line.room)?.pending.set(clientId, { clientId, text: line.text, createdAt: Date.now(), state: 'sending' })
-  }
+  for (const line of carried.splice(0)) rooms.get(line.room)?.queue(newClientId(), line.text)
   render('bottom')
   $<HTMLTextAreaElement>('text').focus()
   renderConnection('connecting')
@@ -471,19 +470,24 @@ function start(current: Session): void {
 }
 
 
-/** Lines not yet sent when the session ended by itself: they go under the next sign-in. */
+/** Lines not yet sent when the server refused the session: they go under the next sign-in. */
 let carried: Array<{ room: string; text: string }> = []
 
 /**
- * `keepRooms`: the session ended by itself (the person signs in again): their rooms, the lines
- * still waiting and the draft come back. Otherwise (Sign out) all is forgotten.
+ * How a session ends: `signed-out` (Sign out: all is forgotten); `refused` (the server no
+ * longer takes the token, and the same person signs in again: their rooms, the lines still
+ * waiting and the draft come back); `elsewhere` (another tab ended it: the saved rooms are that
+ * tab's business, and nothing is carried, since whoever signs in next may be someone else).
  */
-function signOut(reason?: string, keepRooms = false): void {
-  carried = keepRooms
-    ? [...rooms.values()].flatMap((room) =>
-        [...room.pending.values()].sort((a, b) => a.createdAt - b.createdAt).map((p) => ({ room: room.name, text: p.text }))
-      )
-    : []
+type Ending = 'signed-out' | 'refused' | 'elsewhere'
+
+function signOut(reason: string | undefined, ending: Ending): void {
+  carried =
+    ending === 'refused'
+      ? [...rooms.values()].flatMap((room) =>
+          [...room.pending.values()].sort((a, b) => a.createdAt - b.createdAt).map((p) => ({ room: room.name, text: p.text }))
+        )
+      : []
   clearInterval(roomsTimer)
   stopTyping()
   socket?.disconnect()
@@ -491,8 +495,8 @@ function signOut(reason?: string, keepRooms = false): void {
   session = undefined
   rooms.clear()
   active = undefined
-  forgetSession(keepRooms)
-  if (!keepRooms) textarea.value = ''
+  forgetSession(ending !== 'signed-out')
+  if (ending !== 'refused') textarea.value = ''
   $('chat').hidden = true
   $('sign-in').hidden = false
   $('sign-in-error').textContent = reason ?? ''
@@ -553,15 +557,13 @@ textarea.addEventListener('input', () => {
 $('messages').addEventListener('scroll', () => {
   if ($('messages').scrollTop < 40) void loadOlder()
 })
-$('sign-out').addEventListener('click', () => signOut())
+$('sign-out').addEventListener('click', () => signOut(undefined, 'signed-out'))
 // The session ended in another tab of this browser (signed out, or refused there): this tab
 // follows, rather than chat on as someone who signed out. Nothing is carried over: whoever
 // signs in next may be someone else. (The rooms were kept or forgotten by that tab.)
 window.addEventListener('storage', (event) => {
   if (event.key !== SESSION_KEY || event.newValue !== null || session === undefined) return
-  signOut('You were signed out in another tab.', true)
-  carried = []
-  textarea.value = ''
+  signOut('You were signed out in another tab.', 'elsewhere')
 })
 $('toggle-rooms').addEventListener('click', () => showRoomsMenu(!document.body.classList.contains('show-rooms')))
 document.addEventListener('keydown', (event) => {

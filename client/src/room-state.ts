@@ -45,6 +45,11 @@ export class RoomState {
     return low
   }
 
+  /** A line the user wrote, waiting to be sent (in the order written). */
+  queue(clientId: string, text: string): void {
+    this.pending.set(clientId, { clientId, text, createdAt: Date.now(), state: 'sending' })
+  }
+
   /** Adds messages; returns those that were new. A stored message replaces its pending line. */
   add(messages: Message[]): Message[] {
     const fresh: Message[] = []

@@ -72,13 +72,11 @@ function textOf(text: string): HTMLDivElement {
 
 function pendingItem(p: Pending, handlers: PendingHandlers, online: boolean): HTMLLIElement {
   const item = el('li', `message mine pending ${p.state}`)
-  item.dataset.clientId = p.clientId
   item.append(textOf(p.text))
   const status = el('div', 'status')
   if (p.state === 'sending') {
     status.textContent = !online ? 'Waiting for the connection…' : p.unanswered === true ? 'No answer yet; still trying…' : 'Sending…'
-  }
-  else if (p.error !== undefined) status.textContent = describeError(p.error)
+  } else if (p.error !== undefined) status.textContent = describeError(p.error)
   if (p.state === 'failed') {
     // A line the server refused as it is (too long, say) cannot succeed as it is: it goes back
     // to the composer to be changed. Anything else may succeed when tried again.
@@ -253,8 +251,8 @@ export function renderPublicRooms(rooms: Array<{ name: string; members: number }
 }
 
 /** Names as a list, each in its own direction (a right-to-left name does not reorder the others). */
-function names(list: string[]): Array<string | HTMLElement> {
-  return list.flatMap((name, i) => [...(i === 0 ? [] : [', ']), el('bdi', undefined, name)])
+function names(list: string[]): HTMLElement[] {
+  return list.flatMap((name, i) => [...(i === 0 ? [] : [el('span', undefined, ', ')]), el('bdi', undefined, name)])
 }
 
 export function renderRoomHead(room: RoomState | undefined, me: Member): void {
@@ -270,20 +268,18 @@ export function renderRoomHead(room: RoomState | undefined, me: Member): void {
   }
   const here = [...room.members.values()].map((m) => (m.id === me.id ? `${m.name} (you)` : m.name))
   // A big room names a few and counts the rest, rather than fill the header with names.
-  const named = here.length > MEMBERS_NAMED ? here.slice(0, MEMBERS_NAMED) : here
+  const named = here.slice(0, MEMBERS_NAMED)
   const more = here.length - named.length
   replaceIfChanged(members, JSON.stringify(here), () => [
     el('span', undefined, `${here.length} here: `),
-    ...names(named).map(asNode),
+    ...names(named),
     ...(more > 0 ? [el('span', undefined, ` and ${more} more`)] : [])
   ])
   const typists = [...room.typing.values()].filter((t) => t.until > Date.now()).map((t) => t.member.name)
   replaceIfChanged($('typing'), JSON.stringify(typists), () =>
-    typists.length === 0 ? [] : [...names(typists).map(asNode), el('span', undefined, typists.length === 1 ? ' is typing…' : ' are typing…')]
+    typists.length === 0 ? [] : [...names(typists), el('span', undefined, typists.length === 1 ? ' is typing…' : ' are typing…')]
   )
 }
-
-const asNode = (part: string | HTMLElement): HTMLElement => (typeof part === 'string' ? el('span', undefined, part) : part)
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'offline'
 
