@@ -4,7 +4,21 @@
 import { io, type Socket } from 'socket.io-client'
 import type { ClientToServerEvents, ErrorBody, Message, ServerToClientEvents } from '../../src/chat/protocol.js'
 import { type Pending, RoomState } from './room-state.js'
-import { fetchRooms, forgetRoom, forgetSession, rememberActive, rememberRoom, type Session, SESSION_KEY, savedRooms, savedSession, signIn } from './session.js'
+import {
+  fetchRooms,
+  forgetRoom,
+  forgetSession,
+  preferPolling,
+  preferWebSocket,
+  rememberActive,
+  rememberRoom,
+  type Session,
+  SESSION_KEY,
+  savedRooms,
+  savedSession,
+  signIn,
+  transportOrder
+} from './session.js'
 import {
   $,
   describeError,
@@ -395,19 +409,50 @@ function stopTyping(): void {
 // --- Connection ------------------------------------------------------------------------------
 
 function connect(current: Session): void {
-  socket = io({ auth: { token: current.token } })
-  socket.on('connect', () => {
+  // A WebSocket first: no long-polling round trips before it, no sticky sessions needed, and no
+  // upgrade from long-polling (which can stall, see below). A WebSocket that fails falls back to
+  // long-polling at once (tryAllTransports); one that never opens (a proxy holding it) ends in
+  // the 20 s connect timeout, and from then on this browser starts with long-polling for a day.
+  const own = io({ auth: { token: current.token }, transports: transportOrder(), tryAllTransports: true })
+  socket = own
+  /** Set while this page drops a stuck connection to open a new one at once. */
+  let restarting = false
+  own.io.on('open', () => {
+    const engine = own.io.engine
+    let upgrading = false
+    engine.on('upgrading', () => (upgrading = true))
+    engine.on('upgrade', () => {
+      upgrading = false
+      preferWebSocket()
+    })
+    engine.on('upgradeError', () => {
+      if (!upgrading || socket !== own) return
+      // engine.io-client (6.6) leaves long-polling paused when the WebSocket fails after it
+      // answered the upgrade probe (a server stalled past its 10 s upgrade timeout, a proxy
+      // dropping it): nothing would go either way until the 45 s ping timeout. A new connection
+      // now instead, staying on long-polling for this page so that it cannot happen twice.
+      own.io.opts.upgrade = false
+      restarting = true
+      own.disconnect().connect()
+    })
+  })
+  own.on('connect', () => {
+    restarting = false
     renderConnection('connected')
     for (const room of rooms.values()) void sendJoin(room)
     void refreshPublicRooms()
   })
-  socket.on('disconnect', (reason) => {
+  own.on('disconnect', (reason) => {
     for (const room of rooms.values()) room.joined = false
-    renderConnection(reason === 'io client disconnect' ? 'offline' : 'reconnecting')
+    renderConnection(reason === 'io client disconnect' && !restarting ? 'offline' : 'reconnecting')
     render()
   })
-  socket.io.on('reconnect_attempt', (attempt) => renderConnection('reconnecting', `(attempt ${attempt})`))
-  socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
+  own.io.on('reconnect_attempt', (attempt) => renderConnection('reconnecting', `(attempt ${attempt})`))
+  own.on('connect_error', (err: Error & { data?: { code?: string } }) => {
+    if (err.message === 'timeout' && own.io.opts.transports?.[0] === 'websocket') {
+      preferPolling()
+      own.io.opts.transports = transportOrder()
+    }
     if (err.data?.code === 'UNAUTHORIZED') {
       // Expired, or the server no longer knows its signature (restarted without a fixed
       // JWT_SECRET): a new name brings back the same rooms.
@@ -420,9 +465,9 @@ function connect(current: Session): void {
     }
     renderConnection('reconnecting')
   })
-  socket.on('message', (m) => incoming([m]))
-  socket.on('messages', (list) => incoming(list))
-  socket.on('presence', ({ room, user, status }) => {
+  own.on('message', (m) => incoming([m]))
+  own.on('messages', (list) => incoming(list))
+  own.on('presence', ({ room, user, status }) => {
     const state = rooms.get(room)
     if (state === undefined) return
     if (status === 'joined') state.members.set(user.id, user)
@@ -434,7 +479,7 @@ function connect(current: Session): void {
     render()
     refreshPublicRoomsSoon()
   })
-  socket.on('typing', ({ room, user, typing }) => {
+  own.on('typing', ({ room, user, typing }) => {
     const state = rooms.get(room)
     if (state === undefined) return
     if (typing) state.typing.set(user.id, { member: user, until: Date.now() + TYPING_SHOWN_MS })
@@ -442,7 +487,7 @@ function connect(current: Session): void {
     render()
     if (typing) setTimeout(() => render(), TYPING_SHOWN_MS + 50)
   })
-  socket.on('chat:error', (error) => {
+  own.on('chat:error', (error) => {
     // A typing indicator that was refused (rate limit) is not worth a word to the user.
     if (error.event === 'typing') return
     showJoinError(describeError(error))

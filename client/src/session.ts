@@ -88,3 +88,24 @@ export async function fetchRooms(token: string): Promise<Array<{ name: string; m
   if (!res.ok) return []
   return ((await res.json()) as { rooms: Array<{ name: string; members: number }> }).rooms
 }
+
+// --- Transport -------------------------------------------------------------------------------
+
+/** Until when this browser starts with long-polling: a WebSocket did not open here. */
+const POLLING_FIRST_KEY = 'chat.polling-first-until'
+const POLLING_FIRST_FOR_MS = 24 * 60 * 60 * 1000
+
+/** The transports to try, in order: a WebSocket first unless one lately did not open here. */
+export function transportOrder(now = Date.now()): Array<'websocket' | 'polling'> {
+  return Number(localStorage.getItem(POLLING_FIRST_KEY)) > now ? ['polling', 'websocket'] : ['websocket', 'polling']
+}
+
+/** A WebSocket did not open in time (a proxy holding it): long-polling first for a day. */
+export function preferPolling(now = Date.now()): void {
+  localStorage.setItem(POLLING_FIRST_KEY, String(now + POLLING_FIRST_FOR_MS))
+}
+
+/** A WebSocket works here after all (an upgrade went through). */
+export function preferWebSocket(): void {
+  localStorage.removeItem(POLLING_FIRST_KEY)
+}
