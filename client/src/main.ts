@@ -166,10 +166,15 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
     if (room.name === active) {
       showNote(outcome === 'trimmed' ? 'Some earlier messages are no longer available.' : HISTORY_LOST)
     }
+    // What comes after our seq in another history means nothing: its latest page instead.
+    if (outcome === 'lost') return sendJoin(room)
   }
   const fresh = room.add(answer.messages)
   if (since === undefined) room.hasOlder = answer.messages.length >= PAGE
-  if (since !== undefined && room.name !== active) room.unread += fresh.filter((m) => m.user.id !== session?.user.id).length
+  // What came after what we held is news; so is a whole history that replaced ours (whose
+  // unread count went with it). A first join's history is not.
+  if ((since !== undefined || room.replaced) && room.name !== active) room.unread += fresh.filter((m) => m.user.id !== session?.user.id).length
+  room.replaced = false
   render(since === undefined ? 'bottom' : 'auto')
   void pump(room)
 }

@@ -25,6 +25,8 @@ export class RoomState {
   joined = false
   /** A send of this room is waiting for its acknowledgement. */
   sending = false
+  /** The history was reset: the next join's messages are counted unread like live ones. */
+  replaced = false
 
   constructor(readonly name: string) {}
 
@@ -88,8 +90,14 @@ export class RoomState {
     return [...this.messages.values()].sort((a, b) => a.seq - b.seq)
   }
 
+  /**
+   * The server holds another history than this one: what is shown, and counted unread, goes.
+   * The history the next join brings is all news (`replaced` until then).
+   */
   reset(): void {
     this.messages.clear()
     this.hasOlder = true
+    this.unread = 0
+    this.replaced = true
   }
 }

@@ -48,3 +48,15 @@ t.test("a rejoin's answer tells a continuation from trimmed or lost history", as
   t.equal(room.rejoined(5, [m(6), m(7)], false), 'continues', 'seq 5 itself trimmed, everything after it kept: nothing missed')
   t.equal(room.rejoined(5, [m(9), m(10)], false), 'trimmed', 'seqs 6 to 8 are gone')
 })
+
+t.test('a reset drops what is shown and counted unread, and marks the history as replaced', async (t) => {
+  const room = new RoomState('r')
+  room.add([m(1), m(2)])
+  room.unread = 2
+  room.hasOlder = false
+  room.reset()
+  t.equal(room.messages.size, 0)
+  t.equal(room.unread, 0, 'no count of messages no longer there')
+  t.equal(room.hasOlder, true)
+  t.equal(room.replaced, true, "the next join's history is news")
+})

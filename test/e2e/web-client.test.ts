@@ -279,6 +279,13 @@ t.test('a server that comes back without its history (memory store): the page sh
   await request(bob.socket, 'room:join', { room: 'general' })
   for (let i = 1; i <= 5; i++) await request(bob.socket, 'message:send', { room: 'general', text: `old ${i}` })
   await message(ada, 'old 5').waitFor()
+  // And a room Ada is in but not looking at, with three unread.
+  await joinFromPage(ada, 'side')
+  await ada.locator('#room-title', { hasText: '#side' }).waitFor()
+  await ada.locator('#my-rooms').getByRole('button', { name: '#general' }).click()
+  await request(bob.socket, 'room:join', { room: 'side' })
+  for (let i = 1; i <= 3; i++) await request(bob.socket, 'message:send', { room: 'side', text: `old side ${i}` })
+  await ada.getByLabel('3 unread').waitFor()
 
   // Ada's page stays away until the new server has seqs 1 to 8 of its own: the same seqs,
   // other messages.
@@ -293,12 +300,16 @@ t.test('a server that comes back without its history (memory store): the page sh
   const bob2 = await guest(t, node.url, 'Bob')
   await request(bob2.socket, 'room:join', { room: 'general' })
   for (let i = 1; i <= 8; i++) await request(bob2.socket, 'message:send', { room: 'general', text: `new ${i}` })
+  await request(bob2.socket, 'room:join', { room: 'side' })
+  await request(bob2.socket, 'message:send', { room: 'side', text: 'new side 1' })
   await ada.context().setOffline(false)
   await message(ada, 'written offline').waitFor({ timeout: 20_000 })
   await message(ada, 'new 1').waitFor()
   const texts = await ada.locator('#messages .message:not(.pending) .text').allInnerTexts()
   t.same(texts, [...Array.from({ length: 8 }, (_, i) => `new ${i + 1}`), 'written offline'], "the new server's messages, none of the old, and the line written meanwhile")
   await ada.getByText("The server lost this room's earlier history").waitFor()
+  await ada.getByLabel('1 unread').waitFor()
+  t.pass("the other room counts the new server's message as unread, and no longer the three that are gone")
 })
 
 t.test('a server that no longer accepts the token (restarted with another JWT_SECRET): signing in again keeps rooms, waiting lines and the draft', async (t) => {
