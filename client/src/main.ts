@@ -9,6 +9,7 @@ import {
   forgetRoom,
   forgetSession,
   preferPolling,
+  POLLING_FIRST,
   preferWebSocket,
   rememberActive,
   rememberRoom,
@@ -414,14 +415,17 @@ function stopTyping(): void {
 // --- Connection ------------------------------------------------------------------------------
 
 function connect(current: Session): void {
-  // A WebSocket first: no long-polling round trips before it, no sticky sessions needed, and no
-  // upgrade from long-polling (which can stall, see below). A WebSocket that fails falls back to
-  // long-polling at once (tryAllTransports); one that never opens (a proxy holding it) ends in
-  // the 20 s connect timeout, and from then on this browser starts with long-polling for a day.
+  // A WebSocket first: no long-polling round trips before it and no upgrade from long-polling
+  // (which can stall, see below). A WebSocket that fails falls back to long-polling at once
+  // (tryAllTransports); one that never opens (a proxy holding it) ends in the 20 s connect
+  // timeout, after which this page tries long-polling first, and if that connects, this
+  // browser starts with long-polling for a day (an upgrade that works ends that).
   const own = io({ auth: { token: current.token }, transports: transportOrder(), tryAllTransports: true })
   socket = own
   /** Set while this page drops a stuck connection to open a new one at once. */
   let restarting = false
+  /** The WebSocket timed out on this page: long-polling is tried first. */
+  let fellBack = false
   own.io.on('open', () => {
     const engine = own.io.engine
     let upgrading = false
@@ -431,18 +435,30 @@ function connect(current: Session): void {
       preferWebSocket()
     })
     engine.on('upgradeError', () => {
-      if (!upgrading || socket !== own) return
+      if (!upgrading || socket !== own || engine !== own.io.engine || engine.readyState !== 'open') return
       // engine.io-client (6.6) leaves long-polling paused when the WebSocket fails after it
       // answered the upgrade probe (a server stalled past its 10 s upgrade timeout, a proxy
       // dropping it): nothing would go either way until the 45 s ping timeout. A new connection
       // now instead, staying on long-polling for this page so that it cannot happen twice.
       own.io.opts.upgrade = false
       restarting = true
+      const stuck = engine.id
       own.disconnect().connect()
+      // The stuck engine cannot say goodbye itself: its close packet (Engine.IO's "1") over
+      // long-polling, so that the server does not keep its session until the ping timeout.
+      const path = `${(own.io.opts.path ?? '/socket.io').replace(/\/$/, '')}/`
+      void fetch(`${path}?EIO=4&transport=polling&sid=${encodeURIComponent(stuck)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+        body: '1'
+      }).catch(() => undefined)
     })
   })
   own.on('connect', () => {
     restarting = false
+    const transport = own.io.engine.transport.name
+    if (transport === 'websocket') preferWebSocket()
+    else if (fellBack) preferPolling()
     renderConnection('connected')
     for (const room of rooms.values()) void sendJoin(room)
     void refreshPublicRooms()
@@ -455,8 +471,8 @@ function connect(current: Session): void {
   own.io.on('reconnect_attempt', (attempt) => renderConnection('reconnecting', `(attempt ${attempt})`))
   own.on('connect_error', (err: Error & { data?: { code?: string } }) => {
     if (err.message === 'timeout' && own.io.opts.transports?.[0] === 'websocket') {
-      preferPolling()
-      own.io.opts.transports = transportOrder()
+      fellBack = true
+      own.io.opts.transports = [...POLLING_FIRST]
     }
     if (err.data?.code === 'UNAUTHORIZED') {
       // Expired, or the server no longer knows its signature (restarted without a fixed

@@ -95,17 +95,36 @@ export async function fetchRooms(token: string): Promise<Array<{ name: string; m
 const POLLING_FIRST_KEY = 'chat.polling-first-until'
 const POLLING_FIRST_FOR_MS = 24 * 60 * 60 * 1000
 
+export type Transports = Array<'websocket' | 'polling'>
+export const WEBSOCKET_FIRST: Transports = ['websocket', 'polling']
+export const POLLING_FIRST: Transports = ['polling', 'websocket']
+
+// Storage may refuse (full, or blocked): the choice is then made again on each page.
+
 /** The transports to try, in order: a WebSocket first unless one lately did not open here. */
-export function transportOrder(now = Date.now()): Array<'websocket' | 'polling'> {
-  return Number(localStorage.getItem(POLLING_FIRST_KEY)) > now ? ['polling', 'websocket'] : ['websocket', 'polling']
+export function transportOrder(now = Date.now()): Transports {
+  try {
+    if (Number(localStorage.getItem(POLLING_FIRST_KEY)) > now) return [...POLLING_FIRST]
+  } catch {
+    // as if unset
+  }
+  return [...WEBSOCKET_FIRST]
 }
 
-/** A WebSocket did not open in time (a proxy holding it): long-polling first for a day. */
+/** A WebSocket did not open, long-polling did: long-polling first here for a day. */
 export function preferPolling(now = Date.now()): void {
-  localStorage.setItem(POLLING_FIRST_KEY, String(now + POLLING_FIRST_FOR_MS))
+  try {
+    localStorage.setItem(POLLING_FIRST_KEY, String(now + POLLING_FIRST_FOR_MS))
+  } catch {
+    // not remembered
+  }
 }
 
-/** A WebSocket works here after all (an upgrade went through). */
+/** A WebSocket works here. */
 export function preferWebSocket(): void {
-  localStorage.removeItem(POLLING_FIRST_KEY)
+  try {
+    localStorage.removeItem(POLLING_FIRST_KEY)
+  } catch {
+    // nothing to forget
+  }
 }

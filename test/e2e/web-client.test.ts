@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import t, { type Test } from 'tap'
-import { freePort, guest, request, startApp } from '../helpers.js'
+import { freePort, guest, request, startApp, until } from '../helpers.js'
 import { startNode, untilReady } from '../processes.js'
 import { startRedis } from '../redis-server.js'
 import { requireTool } from '../helpers.js'
@@ -410,6 +410,16 @@ t.test('a page connects over a WebSocket straight away, with no long-polling bef
   await say(ada, 'over a WebSocket')
   await message(ada, 'over a WebSocket').waitFor()
   t.same(seen, ['websocket'], 'one WebSocket, no long-polling request')
+
+  // A browser told to start with long-polling (a WebSocket once timed out) upgrades, and
+  // forgets that once the upgrade worked.
+  await ada.evaluate(() => localStorage.setItem('chat.polling-first-until', String(Date.now() + 3_600_000)))
+  seen.length = 0
+  await ada.reload()
+  await ada.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
+  await ada.waitForFunction(() => localStorage.getItem('chat.polling-first-until') === null)
+  t.equal(seen[0], 'polling', 'long-polling first')
+  t.ok(seen.includes('websocket'), 'then the upgrade')
 })
 
 t.test('behind a proxy that refuses WebSockets the page chats over long-polling', async (t) => {
@@ -460,7 +470,7 @@ t.test('behind a proxy that holds WebSockets unanswered the page falls back afte
 t.test('a WebSocket upgrade that fails after its probe was answered does not leave the page stuck', async (t) => {
   const browser = await launch(t)
   if (browser === undefined) return
-  const { url } = await startApp(t)
+  const { app, url } = await startApp(t)
   let probes = 0
   const ada = await person(t, browser, url, 'Ada', undefined, async (page) => {
     // Long-polling first, as after a proxy held a WebSocket: the page upgrades.
@@ -481,6 +491,8 @@ t.test('a WebSocket upgrade that fails after its probe was answered does not lea
   })
   await say(ada, 'after the broken upgrade')
   await message(ada, 'after the broken upgrade').waitFor({ timeout: 15_000 })
+  // The stuck session closed too, not left to the server's 45 s ping timeout.
+  await until(() => app.io.engine.clientsCount === 1, 15_000, 'one Engine.IO session left')
   const bob = await guest(t, url, 'Bob')
   const { messages } = await request(bob.socket, 'room:join', { room: 'general' })
   t.same(messages.map((m: { text: string }) => m.text), ['after the broken upgrade'], 'stored once')
