@@ -107,10 +107,15 @@ function refusal(code: ErrorCode, message: string): Error & { data: { code: Erro
   return Object.assign(new Error(message), { data: { code } })
 }
 
+/** X-Forwarded-For for the audit log, cut short: a client may send kilobytes of it. */
 function forwardedFor(req: IncomingMessage): string | undefined {
   const value = req.headers['x-forwarded-for']
-  return Array.isArray(value) ? value.join(', ') : value
+  const joined = Array.isArray(value) ? value.join(', ') : value
+  return joined !== undefined && joined.length > 200 ? `${joined.slice(0, 200)}…` : joined
 }
+
+/** Handshakes one Engine.IO connection may have refused before it is closed. */
+const REFUSALS_PER_CONNECTION = 3
 
 export default fp(
   async function socketPlugin(fastify: FastifyInstance, options: SocketOptions) {
@@ -266,23 +271,43 @@ export default fp(
     }
     const attach = createSocketHandlers(chat, { maxMessageLength: options.maxMessageLength, gate, hooks })
 
+    /**
+     * Per Engine.IO connection: whether its one chat socket is made or being made, and how many
+     * handshakes it had refused. Socket.IO would make a socket for every CONNECT packet of one
+     * connection, even pipelined before the first is made: the caps count sockets per user and
+     * connections per address, so a connection gets one socket.
+     */
+    const handshakes = new WeakMap<object, { held: boolean; refused: number }>()
+
     io.use(function authenticate(socket, next) {
       const remoteAddress = socket.handshake.address
       const audit = { remoteAddress, forwardedFor: forwardedFor(socket.request), transport: socket.conn.transport.name }
+      let handshake = handshakes.get(socket.conn)
+      if (handshake === undefined) handshakes.set(socket.conn, (handshake = { held: false, refused: 0 }))
+      const refuse = (reason: 'UNAUTHORIZED' | 'TOO_MANY_CONNECTIONS', message: string, detail: Record<string, unknown>) => {
+        reject(reason)
+        next(refusal(reason, message))
+        // A stock client tries again on its connection after a refusal only when told to. One
+        // that keeps trying there is logged three times, then closed (once its refusals are
+        // out: Socket.IO sends them on the next tick, and only on an open connection).
+        handshake.refused++
+        if (handshake.refused <= REFUSALS_PER_CONNECTION) log.warn({ event: 'connect_refused', reason, ...detail, ...audit }, 'socket refused')
+        if (handshake.refused === REFUSALS_PER_CONNECTION) setImmediate(() => socket.conn.close())
+      }
+      if (handshake.held) {
+        return refuse('TOO_MANY_CONNECTIONS', 'One chat socket per connection', { detail: 'second socket on one connection' })
+      }
       let user
       try {
         user = fastify.tokens.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
       } catch (err) {
         const message = err instanceof ChatError ? err.message : 'The access token is not valid'
-        reject('UNAUTHORIZED')
-        log.warn({ event: 'connect_refused', reason: 'UNAUTHORIZED', detail: message, ...audit }, 'socket refused')
-        return next(refusal('UNAUTHORIZED', message))
+        return refuse('UNAUTHORIZED', message, { detail: message })
       }
       if (!chat.hasConnectionRoom(user.id)) {
-        reject('TOO_MANY_CONNECTIONS')
-        log.warn({ event: 'connect_refused', reason: 'TOO_MANY_CONNECTIONS', userId: user.id, ...audit }, 'socket refused')
-        return next(refusal('TOO_MANY_CONNECTIONS', `At most ${options.maxConnectionsPerUser} connections per user`))
+        return refuse('TOO_MANY_CONNECTIONS', `At most ${options.maxConnectionsPerUser} connections per user`, { userId: user.id })
       }
+      handshake.held = true
       socket.data.user = user
       log.info({ event: 'connect', userId: user.id, socketId: socket.id, ...audit }, 'socket connected')
       next()
@@ -294,6 +319,8 @@ export default fp(
       metrics.connectionsTotal.inc()
       metrics.connectionsActive.inc()
       socket.on('disconnect', function onDisconnect(reason) {
+        const handshake = handshakes.get(socket.conn)
+        if (handshake !== undefined) handshake.held = false
         metrics.connectionsActive.dec()
         metrics.disconnections.inc({ reason })
         log.info({ event: 'disconnect', userId: socket.data.user.id, socketId: socket.id, reason }, 'socket disconnected')

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto'
 import { connect as tcpConnect } from 'node:net'
-import t from 'tap'
-import { captureLogs, client, connect, scrape, signIn, startApp, TEST_SECRET } from '../helpers.js'
+import t, { type Test } from 'tap'
+import { WebSocket } from 'ws'
+import { captureLogs, client, connect, scrape, signIn, startApp, TEST_SECRET, until } from '../helpers.js'
 
 function b64(value: object): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url')
@@ -144,6 +145,55 @@ t.test('handshakes pipelined in one write cannot get past the address limit', as
   t.equal(statuses.length, 20, 'every request was answered')
   t.equal(statuses.filter((s) => s === '200').length, 3, 'three sessions, the rest refused')
   t.equal((app.io.engine as unknown as { clientsCount: number }).clientsCount, 3)
+})
+
+/** A raw WebSocket to Engine.IO, open (its handshake read); what the server sends, as text. */
+async function rawSocket(t: Test, url: string): Promise<{ ws: WebSocket; frames: string[]; closed: Promise<void> }> {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`)
+  t.teardown(() => ws.terminate())
+  const frames: string[] = []
+  ws.on('message', (data) => frames.push(String(data)))
+  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()))
+  await new Promise((resolve, reject) => ws.once('message', resolve).once('error', reject))
+  return { ws, frames, closed }
+}
+
+/** Several Socket.IO CONNECT packets in one write. */
+function pipelined(ws: WebSocket, packets: string[]): void {
+  const raw = (ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket
+  raw.cork()
+  for (const packet of packets) ws.send(packet)
+  raw.uncork()
+}
+
+t.test('one Engine.IO connection gets one chat socket: CONNECTs pipelined on it cannot get past the per-user cap', async (t) => {
+  const { lines, logger } = captureLogs()
+  const { app, url } = await startApp(t, { MAX_CONNECTIONS_PER_USER: '2' }, { logger })
+  const { token } = await signIn(url, 'Mallory')
+  const { ws, frames, closed } = await rawSocket(t, url)
+  pipelined(ws, Array.from({ length: 2 }, () => `40${JSON.stringify({ token })}`))
+  await until(() => frames.length >= 3, 5000, 'two answers')
+  t.equal(frames.filter((f) => f.startsWith('40{"sid"')).length, 1, 'one socket made')
+  t.match(frames.find((f) => f.startsWith('44')), /TOO_MANY_CONNECTIONS/, 'the second refused')
+  t.equal(app.io.of('/').sockets.size, 1, 'one socket on the server')
+  t.equal(ws.readyState, WebSocket.OPEN, 'one refusal does not close the connection')
+
+  // Once the socket is made, Socket.IO itself closes a connection that sends another CONNECT.
+  ws.send(`40${JSON.stringify({ token })}`)
+  await closed
+
+  // Thirty refused handshakes pipelined on a new connection: all refused, logged up to the
+  // third, then the connection is closed.
+  const again = await rawSocket(t, url)
+  pipelined(again.ws, Array.from({ length: 30 }, () => `40${JSON.stringify({ token: 'not a token' })}`))
+  await again.closed
+  t.equal(again.frames.filter((f) => f.startsWith('44') && f.includes('UNAUTHORIZED')).length, 30, 'every one refused')
+  t.equal(lines.filter((l) => l.event === 'connect_refused' && l.reason === 'UNAUTHORIZED').length, 3, 'three of them logged')
+  await until(() => app.io.of('/').sockets.size === 0, 5000, 'the socket gone with its connection')
+  // The user still has room for what the cap allows.
+  t.ok((await connect(client(t, url, token))).connected, 'a new connection is made')
+  t.ok((await connect(client(t, url, token))).connected, 'and a second, the cap')
+  t.equal((await connect(client(t, url, token)).catch((e) => e)).data?.code, 'TOO_MANY_CONNECTIONS', 'a third is refused')
 })
 
 t.test('without a trusted proxy the address limit counts the peer, whatever X-Forwarded-For claims', async (t) => {
