@@ -78,6 +78,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Once the drain is done, nothing (a stalled upload, an unread response) may hold the exit.
     forceCloseConnections: true,
     bodyLimit: 16 * 1024,
+    // A request (a body above all) that never finishes arriving is answered 408 and closed,
+    // instead of holding its connection for good (Fastify's default is no limit). Long-polling
+    // and WebSocket upgrades are whole requests at once: not affected. Node 20 and 22 cut a
+    // stalled body only at headersTimeout (60 s by default), whatever requestTimeout says: both
+    // are set. Node checks them at connectionsCheckingInterval (30 s by default).
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.requestTimeoutMs / 4)))
+    },
     // Behind a load balancer: which hops' X-Forwarded-For names the client (per-address limits).
     trustProxy: config.trustProxy,
     clientErrorHandler: clientError

@@ -36,6 +36,8 @@ export interface Config {
   maxBufferedBytes: number
   metricsToken: string | undefined
   shutdownGraceMs: number
+  /** The longest a request may take to arrive whole (headers and body); then 408. */
+  requestTimeoutMs: number
 }
 
 export class ConfigError extends Error {
@@ -191,7 +193,8 @@ export function loadConfig(env: Env = process.env): Config {
     coalesceMinSockets: int(env, 'COALESCE_MIN_SOCKETS', 32, 1, 1_000_000),
     maxBufferedBytes: int(env, 'MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     metricsToken: read(env, 'METRICS_TOKEN'),
-    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 100, 600_000)
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000)
   }
 }
 

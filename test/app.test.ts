@@ -27,3 +27,11 @@ t.test("requests Node's HTTP parser refuses are answered in the API's error shap
   }
   t.equal((await fetch(`${url}/healthz`)).status, 200, 'and the server goes on serving')
 })
+
+t.test('a request whose body never finishes arriving is answered 408 in the same shape, and its connection closed', async (t) => {
+  const { url } = await startApp(t, { REQUEST_TIMEOUT_MS: '1000' })
+  const answer = await raw(url, `POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":`)
+  t.match(answer, /^HTTP\/1.1 408 /)
+  t.match(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), { statusCode: 408, code: 'REQUEST_TIMEOUT', message: String })
+  t.equal((await fetch(`${url}/healthz`)).status, 200, 'and the server goes on serving')
+})

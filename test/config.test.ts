@@ -22,7 +22,8 @@ t.test('defaults follow the contract', async (t) => {
     maxConnectionsPerUser: 10,
     maxConnectionsPerAddress: 1000,
     metricsToken: undefined,
-    shutdownGraceMs: 10000
+    shutdownGraceMs: 10000,
+    requestTimeoutMs: 30000
   })
   t.ok(config.jwtSecret.length >= 32, 'a random secret when JWT_SECRET is unset')
   t.not(loadConfig({}).jwtSecret, config.jwtSecret, 'a new one per process')
@@ -77,7 +78,8 @@ t.test('values are read and typed', async (t) => {
     coalesceMinSockets: 8,
     maxBufferedBytes: 1048576,
     metricsToken: 'scrape',
-    shutdownGraceMs: 2500
+    shutdownGraceMs: 2500,
+    requestTimeoutMs: 30000
   })
   t.equal(loadConfig({ MESSAGE_RATE_PER_SEC: '0' }).messageRatePerSec, 0, '0 turns the limit off')
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true, 'TRUST_PROXY=true trusts every hop')
