@@ -165,13 +165,14 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
     // from what it has.
     room.reset()
     if (room.name === active) {
-      showNote(outcome === 'trimmed' ? 'Some earlier messages are no longer available.' : HISTORY_LOST)
+      showNote(outcome === 'trimmed' ? 'Not every message from while you were away is shown; scroll up for the earlier ones still kept.' : HISTORY_LOST)
     }
     // What comes after our seq in another history means nothing: its latest page instead.
     if (outcome === 'lost') return sendJoin(room)
   }
   const fresh = room.add(answer.messages)
-  if (since === undefined) room.hasOlder = answer.messages.length >= PAGE
+  // A page may come back short (the server bounds an answer's size): only seq 1 ends it.
+  if (since === undefined) room.hasOlder = answer.messages.length > 0 && answer.messages[0].seq > 1
   // What came after what we held is news; so is a whole history that replaced ours (whose
   // unread count went with it). A first join's history is not.
   if ((since !== undefined || room.replaced) && room.name !== active) room.unread += fresh.filter((m) => m.user.id !== session?.user.id).length
@@ -264,6 +265,8 @@ async function fillGap(room: RoomState, after = room.lastSeq(), attempt = 0): Pr
   if (answer?.ok) {
     room.add(answer.messages)
     render()
+    // A page cut short (the server bounds an answer's size) leaves the rest of the hole: on.
+    if (answer.messages.length > 0 && room.lastSeq() > after && room.hasHole()) return fillGap(room, room.lastSeq(), 1)
   }
   // Refused: the same hole again later, while it is still there (a rejoin may fill it first).
   const retry =
@@ -293,7 +296,8 @@ async function loadOlder(): Promise<void> {
     olderNotBefore = Date.now() + (answer?.ok === false ? (answer.error.retryAfterMs ?? 2000) : 2000)
     return
   }
-  if (answer.messages.length < PAGE) room.hasOlder = false
+  // Short pages go on (the server bounds an answer's size); an empty one is the end.
+  if (answer.messages.length === 0) room.hasOlder = false
   room.add(answer.messages)
   render('position')
 }

@@ -65,6 +65,13 @@ export class RoomState {
   }
 
   /** Whether `m` leaves a hole after what is held, which a history read must fill. */
+  /** A message is held above a missing seq. */
+  hasHole(): boolean {
+    const last = this.lastSeq()
+    for (const seq of this.messages.keys()) if (seq > last) return true
+    return false
+  }
+
   leavesGap(m: Message): boolean {
     const last = this.lastSeq()
     return last > 0 && m.seq > last + 1 && !this.messages.has(m.seq)

@@ -12,12 +12,13 @@ import type {
   JoinResult,
   LeavePayload,
   Member,
+  Message,
   SendPayload,
   SendResult,
   ServerToClientEvents,
   TypingPayload
 } from './protocol.js'
-import { captureTrace, type Deliverer } from './delivery.js'
+import { bufferedBytes, captureTrace, type Deliverer } from './delivery.js'
 import { DEFAULT_PAGE_SIZE } from './protocol.js'
 import { TokenBucket } from './rate-limiter.js'
 import { chatRoom, userRoom } from './socket-rooms.js'
@@ -143,7 +144,9 @@ export class ChatService {
         ? this.store.latest(room, DEFAULT_PAGE_SIZE).then((messages) => ({ messages, recovered: true }))
         : this.store.since(room, since)
     ])
-    return { room, members, messages: history.messages, recovered: history.recovered }
+    // A catch-up that does not fit: the newest that do, and the client knows it is not whole.
+    const messages = fit(history.messages, answerBudget(socket), 'newest')
+    return { room, members, messages, recovered: history.recovered && messages.length === history.messages.length }
   }
 
   async leave(socket: ChatSocket, { room }: LeavePayload): Promise<EmptyResult> {
@@ -239,7 +242,8 @@ export class ChatService {
   async history(socket: ChatSocket, { room, before, after, limit }: HistoryPayload): Promise<HistoryResult> {
     this.requireJoined(socket, room)
     const messages = await this.store.page(room, { before, after, limit: limit ?? DEFAULT_PAGE_SIZE })
-    return { messages }
+    // Paging forward (`after`) keeps the oldest, so the next page follows on; otherwise the newest.
+    return { messages: fit(messages, answerBudget(socket), after !== undefined && before === undefined ? 'oldest' : 'newest') }
   }
 
   async typing(socket: ChatSocket, { room, typing }: TypingPayload): Promise<EmptyResult> {
@@ -271,4 +275,40 @@ export class ChatService {
     }
     this.io.to(chatRoom(room)).except(userRoom(user.id)).emit('typing', { room, user, typing: false })
   }
+}
+
+/**
+ * The most one answer carries in messages, in bytes of JSON: a room's whole history of long
+ * messages would be megabytes (a lone surrogate or a control character takes 6 bytes), and a
+ * client could ask for it many times at once.
+ */
+export const ANSWER_BYTES = 1024 * 1024
+/** Output already waiting for a socket comes off its budget, down to this. */
+const MIN_ANSWER_BYTES = 64 * 1024
+
+/** What the next answer to `socket` may carry: less while earlier ones still wait to go out. */
+function answerBudget(socket: ChatSocket): number {
+  return Math.max(MIN_ANSWER_BYTES, ANSWER_BYTES - bufferedBytes(socket.conn))
+}
+
+/** A message's size as JSON, at most (every UTF-16 unit escaped as \uXXXX); the envelope. */
+const mostBytes = (m: Message) => m.text.length * 6 + m.user.name.length * 6 + 200
+
+/**
+ * `messages` (in seq order) cut to `budget` bytes of JSON, keeping the newest or the oldest;
+ * never fewer than one.
+ */
+export function fit(messages: Message[], budget: number, keep: 'newest' | 'oldest'): Message[] {
+  let bound = 0
+  for (const m of messages) bound += mostBytes(m)
+  if (bound <= budget) return messages
+  let size = 0
+  const order = keep === 'newest' ? [...messages].reverse() : messages
+  let count = 0
+  for (const m of order) {
+    size += Buffer.byteLength(JSON.stringify(m))
+    if (size > budget && count > 0) break
+    count++
+  }
+  return keep === 'newest' ? messages.slice(messages.length - count) : messages.slice(0, count)
 }

@@ -56,6 +56,39 @@ t.test('room:join returns the latest 50, or everything after since', async (t) =
   t.equal(future.messages.at(-1).seq, 70)
 })
 
+t.test('an answer carries about 1 MiB of messages at most: a catch-up that does not fit says so, pages go on from where they stop', async (t) => {
+  // 200 messages of 2,000 lone surrogates: 12 KB each as JSON, 2.4 MB in all.
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', ROOM_RATE_PER_SEC: '0' })
+  const mallory = await guest(t, url, 'Mallory')
+  await request(mallory.socket, 'room:join', { room: 'big' })
+  const text = '\ud800'.repeat(MAX)
+  for (let i = 0; i < 200; i++) await request(mallory.socket, 'message:send', { room: 'big', text })
+  const bytes = (messages: unknown[]) => Buffer.byteLength(JSON.stringify(messages))
+  const seqs = (messages: Array<{ seq: number }>) => messages.map((m) => m.seq)
+
+  const reader = await guest(t, url, 'Reader')
+  const caughtUp = await request(reader.socket, 'room:join', { room: 'big', since: 0 })
+  t.equal(caughtUp.recovered, false, 'not the whole catch-up: the client is told')
+  t.ok(bytes(caughtUp.messages) <= 1024 * 1024, `within the budget (${bytes(caughtUp.messages)} bytes)`)
+  t.ok(caughtUp.messages.length >= 80, `and as much as fits (${caughtUp.messages.length} messages)`)
+  t.equal(caughtUp.messages.at(-1).seq, 200, 'the newest kept')
+  t.equal((await request(reader.socket, 'room:join', { room: 'big', since: 150 })).recovered, true, 'a catch-up that fits is whole')
+
+  // Paging forward from seq 0 gets every message, in pages that stop where they must.
+  const all: Array<{ seq: number; text: string }> = []
+  for (let after = 0, rounds = 0; after < 200 && rounds < 20; rounds++) {
+    const { messages } = await request(reader.socket, 'room:history', { room: 'big', after, limit: 200 })
+    t.ok(bytes(messages) <= 1024 * 1024, 'each page within the budget')
+    all.push(...messages)
+    after = messages.at(-1).seq
+  }
+  t.same(seqs(all), Array.from({ length: 200 }, (_, i) => i + 1), 'every message, once, in order')
+  t.ok(all.every((m) => m.text === text), 'exactly as sent')
+  const older = await request(reader.socket, 'room:history', { room: 'big', before: 201, limit: 200 })
+  t.equal(older.messages.at(-1).seq, 200, 'paging back keeps the newest')
+  t.ok(older.messages.length < 200)
+})
+
 t.test('room:history pages in seq order', async (t) => {
   const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
   const alice = await guest(t, url, 'Alice')

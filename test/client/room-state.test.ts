@@ -60,3 +60,14 @@ t.test('a reset drops what is shown and counted unread, and marks the history as
   t.equal(room.hasOlder, true)
   t.equal(room.replaced, true, "the next join's history is news")
 })
+
+t.test('a hole is a message held above a missing seq', async (t) => {
+  const room = new RoomState('r')
+  t.equal(room.hasHole(), false, 'nothing held')
+  room.add([m(3), m(4)])
+  t.equal(room.hasHole(), false, 'held from its oldest up, no gap')
+  room.add([m(7)])
+  t.equal(room.hasHole(), true, '5 and 6 missing')
+  room.add([m(5), m(6)])
+  t.equal(room.hasHole(), false, 'filled')
+})

@@ -164,6 +164,39 @@ t.test('the session survives a reload, and older history loads on scroll', async
   await message(ada, 'old 80').waitFor()
 })
 
+t.test('a catch-up too big for one answer shows the newest, says so, and the rest loads on scroll', async (t) => {
+  const browser = await launch(t)
+  if (browser === undefined) return
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', ROOM_RATE_PER_SEC: '0' })
+  const ada = await person(t, browser, url, 'Ada')
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'general' })
+  await request(bob.socket, 'message:send', { room: 'general', text: 'before' })
+  await message(ada, 'before').waitFor()
+  // While Ada is away, 150 messages of 12 KB each as JSON (control characters take 6 bytes):
+  // 1.8 MB, more than one answer carries.
+  await ada.context().setOffline(true)
+  await ada.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor()
+  const filler = '\u0001'.repeat(1990)
+  for (let i = 1; i <= 150; i++) await request(bob.socket, 'message:send', { room: 'general', text: `m${i}:${filler}` })
+  await ada.context().setOffline(false)
+  await message(ada, 'm150:').waitFor({ timeout: 20_000 })
+  await ada.getByText('Not every message from while you were away is shown').waitFor()
+  t.ok((await ada.locator('#messages .message .text').count()) < 150, 'the newest first')
+  // Scrolling up brings the rest, page by page, down to the first.
+  for (let i = 0; i < 20 && (await message(ada, 'before').count()) === 0; i++) {
+    await ada.locator('#messages').evaluate((list) => (list.scrollTop = 0))
+    await ada.waitForTimeout(300)
+  }
+  await message(ada, 'before').waitFor()
+  const texts = await ada.locator('#messages .message:not(.pending) .text').allInnerTexts()
+  t.same(
+    texts.map((text) => text.split(':')[0]),
+    ['before', ...Array.from({ length: 150 }, (_, i) => `m${i + 1}`)],
+    'every message once, in order'
+  )
+})
+
 t.test('a rate limit is explained in words and the send retried by itself, stored once', async (t) => {
   const browser = await launch(t)
   if (browser === undefined) return
