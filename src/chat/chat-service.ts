@@ -34,6 +34,8 @@ export interface SocketData {
   roomBucket: TokenBucket
   /** Rooms where this socket's last word was `typing: true`. */
   typingIn: Set<string>
+  /** Bytes of answers being made for this socket, not yet written (see `fitAnswer`). */
+  answering: number
 }
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
@@ -82,6 +84,7 @@ export class ChatService {
     const { user } = socket.data
     socket.data.rooms = new Set()
     socket.data.typingIn = new Set()
+    socket.data.answering = 0
     socket.data.bucket = new TokenBucket(this.options.messageRatePerSec, this.options.messageBurst)
     socket.data.roomBucket = new TokenBucket(this.options.roomRatePerSec, this.options.roomBurst)
     this.connectionsByUser.set(user.id, this.connectionsOf(user.id) + 1)
@@ -145,7 +148,7 @@ export class ChatService {
         : this.store.since(room, since)
     ])
     // A catch-up that does not fit: the newest that do, and the client knows it is not whole.
-    const messages = fit(history.messages, answerBudget(socket), 'newest')
+    const messages = fitAnswer(socket, history.messages, 'newest')
     return { room, members, messages, recovered: history.recovered && messages.length === history.messages.length }
   }
 
@@ -243,7 +246,7 @@ export class ChatService {
     this.requireJoined(socket, room)
     const messages = await this.store.page(room, { before, after, limit: limit ?? DEFAULT_PAGE_SIZE })
     // Paging forward (`after`) keeps the oldest, so the next page follows on; otherwise the newest.
-    return { messages: fit(messages, answerBudget(socket), after !== undefined && before === undefined ? 'oldest' : 'newest') }
+    return { messages: fitAnswer(socket, messages, after !== undefined && before === undefined ? 'oldest' : 'newest') }
   }
 
   async typing(socket: ChatSocket, { room, typing }: TypingPayload): Promise<EmptyResult> {
@@ -283,32 +286,33 @@ export class ChatService {
  * client could ask for it many times at once.
  */
 export const ANSWER_BYTES = 1024 * 1024
-/** Output already waiting for a socket comes off its budget, down to this. */
+/** Output waiting for a socket, and answers being made for it, come off its budget, down to this. */
 const MIN_ANSWER_BYTES = 64 * 1024
 
-/** What the next answer to `socket` may carry: less while earlier ones still wait to go out. */
-function answerBudget(socket: ChatSocket): number {
-  return Math.max(MIN_ANSWER_BYTES, ANSWER_BYTES - bufferedBytes(socket.conn))
+/**
+ * `messages` cut to what the next answer to `socket` may carry: less while earlier answers are
+ * being made (requests pipelined in one read are answered in one turn) or still wait to go out.
+ */
+function fitAnswer(socket: ChatSocket, messages: Message[], keep: 'newest' | 'oldest'): Message[] {
+  const budget = Math.max(MIN_ANSWER_BYTES, ANSWER_BYTES - bufferedBytes(socket.conn) - socket.data.answering)
+  const fitted = fit(messages, budget, keep)
+  socket.data.answering += fitted.bytes
+  // Written by then: from there on, bufferedBytes counts what has not gone out.
+  setImmediate(() => (socket.data.answering -= fitted.bytes))
+  return fitted.messages
 }
-
-/** A message's size as JSON, at most (every UTF-16 unit escaped as \uXXXX); the envelope. */
-const mostBytes = (m: Message) => m.text.length * 6 + m.user.name.length * 6 + 200
 
 /**
  * `messages` (in seq order) cut to `budget` bytes of JSON, keeping the newest or the oldest;
- * never fewer than one.
+ * never fewer than one. Also their size.
  */
-export function fit(messages: Message[], budget: number, keep: 'newest' | 'oldest'): Message[] {
-  let bound = 0
-  for (const m of messages) bound += mostBytes(m)
-  if (bound <= budget) return messages
-  let size = 0
-  const order = keep === 'newest' ? [...messages].reverse() : messages
+export function fit(messages: Message[], budget: number, keep: 'newest' | 'oldest'): { messages: Message[]; bytes: number } {
+  let bytes = 0
   let count = 0
-  for (const m of order) {
-    size += Buffer.byteLength(JSON.stringify(m))
-    if (size > budget && count > 0) break
-    count++
+  for (; count < messages.length; count++) {
+    const size = Buffer.byteLength(JSON.stringify(messages[keep === 'newest' ? messages.length - 1 - count : count])) + 1
+    if (bytes + size > budget && count > 0) break
+    bytes += size
   }
-  return keep === 'newest' ? messages.slice(messages.length - count) : messages.slice(0, count)
+  return { messages: count === messages.length ? messages : keep === 'newest' ? messages.slice(messages.length - count) : messages.slice(0, count), bytes }
 }

@@ -73,6 +73,11 @@ t.test('an answer carries about 1 MiB of messages at most: a catch-up that does 
   t.ok(caughtUp.messages.length >= 80, `and as much as fits (${caughtUp.messages.length} messages)`)
   t.equal(caughtUp.messages.at(-1).seq, 200, 'the newest kept')
   t.equal((await request(reader.socket, 'room:join', { room: 'big', since: 150 })).recovered, true, 'a catch-up that fits is whole')
+  // Ten at once share the budget: the first gets the 1 MiB, the others what is left (64 KiB).
+  const many = await Promise.all(Array.from({ length: 10 }, () => request(reader.socket, 'room:join', { room: 'big', since: 0 })))
+  const total = many.reduce((sum, answer) => sum + bytes(answer.messages), 0)
+  t.ok(total <= 2 * 1024 * 1024, `ten catch-ups at once: ${total} bytes, not ten times 1 MiB`)
+  t.ok(many.every((answer) => answer.messages.length >= 1), 'each with at least one message')
 
   // Paging forward from seq 0 gets every message, in pages that stop where they must.
   const all: Array<{ seq: number; text: string }> = []
