@@ -3,7 +3,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { HandlerHooks } from './chat/socket-handlers.js'
 import type { ChatStore } from './chat/store.js'
 import type { Config } from './config.js'
@@ -86,11 +86,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     requestTimeout: config.requestTimeoutMs,
     http: {
       headersTimeout: config.requestTimeoutMs,
+      // A request without Host is refused below in the API's shape (Node's own 400 is bare).
+      requireHostHeader: false,
       connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.requestTimeoutMs / 4)))
     },
     // Behind a load balancer: which hops' X-Forwarded-For names the client (per-address limits).
     trustProxy: config.trustProxy,
-    clientErrorHandler: clientError
+    clientErrorHandler: clientError,
+    // A URL Fastify cannot decode (a broken %-escape) is refused before any route: same shape.
+    frameworkErrors(err, _request, reply) {
+      void (reply as unknown as FastifyReply).code(400).send(errorReply(400, 'INVALID_PAYLOAD', err.code === 'FST_ERR_BAD_URL' ? 'The URL is not valid' : 'The request is invalid'))
+    }
   })
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   // JSON is the only body the API takes: anything else is 415, not a body that fails its schema.
@@ -105,10 +111,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       request.log.error({ err }, 'request failed')
       return reply.code(500).send(errorReply(500, 'INTERNAL', errorTable.INTERNAL.message))
     }
-    const code = codeByStatus[status] ?? err.code
+    // Every 4xx has one of the documented codes (a static file's 412 or 416 included).
+    const code = codeByStatus[status] ?? 'INVALID_PAYLOAD'
     // Fastify says only "Unsupported Media Type"; say what to send instead.
     const message = status === 415 ? errorTable.UNSUPPORTED_MEDIA_TYPE.message : err.message
     return reply.code(status).send(errorReply(status, code, message))
+  })
+  app.addHook('onRequest', async function requireHost(request, reply) {
+    if (request.raw.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      return reply.code(400).send(errorReply(400, 'INVALID_PAYLOAD', 'An HTTP/1.1 request needs a Host header'))
+    }
+  })
+  // An Expect header other than 100-continue: Node would answer a bare 417.
+  app.server.on('checkExpectation', function refuseExpectation(_req, res) {
+    const body = JSON.stringify(errorReply(417, 'INVALID_PAYLOAD', 'Only Expect: 100-continue is supported'))
+    res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
   })
   app.setNotFoundHandler(function notFound(request, reply) {
     return reply.code(404).send(errorReply(404, 'NOT_FOUND', `Route ${request.method}:${request.url.slice(0, 200)} not found`))

@@ -18,12 +18,23 @@ t.test("requests Node's HTTP parser refuses are answered in the API's error shap
   for (const [what, bytes, status, code] of [
     ['an unknown method', 'FOO / HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'INVALID_PAYLOAD'],
     ['garbage', 'hello there\r\n\r\n', 400, 'INVALID_PAYLOAD'],
-    ['headers over the size limit', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE']
+    ['headers over the size limit', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
+    ['a URL with a broken %-escape', 'GET /api/%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'INVALID_PAYLOAD'],
+    ['no Host header', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'INVALID_PAYLOAD'],
+    ['an Expect header other than 100-continue', 'GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nConnection: close\r\n\r\n', 417, 'INVALID_PAYLOAD']
   ] as const) {
     const answer = await raw(url, bytes)
     t.match(answer, new RegExp(`^HTTP/1.1 ${status} `), `${what} → ${status}`)
     const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
     t.match(body, { statusCode: status, code, error: String, message: String }, `${what}: the error shape, with a code`)
+  }
+  for (const [what, headers, status] of [
+    ['a range past the end of a file', { range: 'bytes=999999-' }, 416],
+    ['a precondition that fails', { 'if-match': '"nope"' }, 412]
+  ] as const) {
+    const res = await fetch(`${url}/index.html`, { headers })
+    t.equal(res.status, status, `${what} → ${status}`)
+    t.match(await res.json(), { statusCode: status, code: 'INVALID_PAYLOAD', error: String, message: String }, `${what}: the error shape, with a code`)
   }
   t.equal((await fetch(`${url}/healthz`)).status, 200, 'and the server goes on serving')
 })
