@@ -46,3 +46,10 @@ t.test('a request whose body never finishes arriving is answered 408 in the same
   t.match(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), { statusCode: 408, code: 'REQUEST_TIMEOUT', message: String })
   t.equal((await fetch(`${url}/healthz`)).status, 200, 'and the server goes on serving')
 })
+
+t.test('a WebSocket upgrade outside /socket.io/ is answered 404 in the same shape', async (t) => {
+  const { url } = await startApp(t)
+  const answer = await raw(url, 'GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+  t.match(answer, /^HTTP\/1.1 404 /)
+  t.match(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), { statusCode: 404, code: 'NOT_FOUND', message: String })
+})

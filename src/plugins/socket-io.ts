@@ -1,6 +1,7 @@
 // Socket.IO on the Fastify server: handshake authentication, the connection caps per user and
 // per client address, the audit trail of connections, the chat event handlers, and the drain on close.
 import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { Socket as EngineSocket } from 'engine.io'
 import fp from 'fastify-plugin'
@@ -196,6 +197,15 @@ export default fp(
     })
 
     const io = fastify.io
+    // A WebSocket upgrade anywhere else is answered 404 in the API's shape and closed (Engine.IO
+    // would leave it unanswered for a second, then close it).
+    const socketPath = `${io.path().replace(/\/$/, '')}/`
+    fastify.server.on('upgrade', function refuseOtherUpgrades(req: IncomingMessage, socket: Duplex) {
+      if (req.url?.startsWith(socketPath) === true) return
+      const body = JSON.stringify({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: `No WebSocket at ${(req.url ?? '').slice(0, 200)}` })
+      socket.on('error', () => {})
+      socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    })
     const gate = new InflightGate()
     if (options.maxConnectionsPerAddress > 0) {
       io.engine.on('connection', function countAddress(conn: EngineSocket) {
