@@ -101,6 +101,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   // JSON is the only body the API takes: anything else is 415, not a body that fails its schema.
   app.removeContentTypeParser('text/plain')
+  // The JSON parser reads every body as UTF-8, whatever its charset says, and does not inflate
+  // a compressed one: such a body is refused for what it is, not misread.
+  app.addHook('preParsing', async function plainJsonOnly(request, _reply, payload) {
+    const { headers } = request
+    if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) return payload
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(headers['content-type'] ?? '')?.[1]
+    const encoding = headers['content-encoding']?.trim().toLowerCase()
+    if ((charset !== undefined && !/^utf-?8$/i.test(charset)) || (encoding !== undefined && encoding !== 'identity')) {
+      throw new ChatError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json in UTF-8, without Content-Encoding')
+    }
+    return payload
+  })
 
   app.setErrorHandler(function handleError(err: FastifyError | ChatError, request, reply) {
     if (err instanceof ChatError) {

@@ -59,6 +59,15 @@ t.test('bad names and bodies get 400 with a stable code and no stack', async (t)
     t.type(res.body.message, 'string')
     t.notMatch(JSON.stringify(res.body), /at .*\.(js|ts):\d+/, `${name}: no stack`)
   }
+  for (const [what, headers] of [
+    ['another charset', { 'content-type': 'application/json; charset=utf-16' }],
+    ['a compressed body', { 'content-type': 'application/json', 'content-encoding': 'gzip' }]
+  ] as const) {
+    const other = await post(url, '{"name":"Ann"}', headers)
+    t.equal(other.status, 415, `${what} → 415`)
+    t.match(other.body, { code: 'UNSUPPORTED_MEDIA_TYPE', message: /UTF-8/ })
+  }
+  t.equal((await post(url, '{"name":"Ann"}', { 'content-type': 'application/json; charset=UTF-8' })).status, 201, 'UTF-8 said aloud is fine')
   for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'text/plain;charset=UTF-8']) {
     const other = await post(url, type.startsWith('text') ? '{"name":"Ann"}' : 'name=x', { 'content-type': type })
     t.equal(other.status, 415, `${type} → 415`)
