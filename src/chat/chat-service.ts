@@ -12,12 +12,12 @@ import type {
   JoinResult,
   LeavePayload,
   Member,
-  Message,
   SendPayload,
   SendResult,
   ServerToClientEvents,
   TypingPayload
 } from './protocol.js'
+import { AnswerQueue } from './answers.js'
 import { bufferedBytes, captureTrace, type Deliverer } from './delivery.js'
 import { DEFAULT_PAGE_SIZE } from './protocol.js'
 import { TokenBucket } from './rate-limiter.js'
@@ -34,8 +34,8 @@ export interface SocketData {
   roomBucket: TokenBucket
   /** Rooms where this socket's last word was `typing: true`. */
   typingIn: Set<string>
-  /** Bytes of answers being made for this socket, not yet written (see `fitAnswer`). */
-  answering: number
+  /** Answers that carry messages, made in turn within the socket's output bound. */
+  answers: AnswerQueue
 }
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
@@ -84,7 +84,7 @@ export class ChatService {
     const { user } = socket.data
     socket.data.rooms = new Set()
     socket.data.typingIn = new Set()
-    socket.data.answering = 0
+    socket.data.answers = new AnswerQueue(() => bufferedBytes(socket.conn))
     socket.data.bucket = new TokenBucket(this.options.messageRatePerSec, this.options.messageBurst)
     socket.data.roomBucket = new TokenBucket(this.options.roomRatePerSec, this.options.roomBurst)
     this.connectionsByUser.set(user.id, this.connectionsOf(user.id) + 1)
@@ -93,6 +93,7 @@ export class ChatService {
 
   async disconnected(socket: ChatSocket): Promise<void> {
     const { user, rooms } = socket.data
+    socket.data.answers.close()
     const left = this.connectionsOf(user.id) - 1
     if (left > 0) this.connectionsByUser.set(user.id, left)
     else this.connectionsByUser.delete(user.id)
@@ -141,15 +142,17 @@ export class ChatService {
       await this.forget(socket, room)
       throw new ChatError('UNAVAILABLE', 'The connection closed during the join')
     }
-    const [members, history] = await Promise.all([
-      this.store.members(room),
-      since === undefined
-        ? this.store.latest(room, DEFAULT_PAGE_SIZE).then((messages) => ({ messages, recovered: true }))
-        : this.store.since(room, since)
-    ])
-    // A catch-up that does not fit: the newest that do, and the client knows it is not whole.
-    const messages = fitAnswer(socket, history.messages, 'newest')
-    return { room, members, messages, recovered: history.recovered && messages.length === history.messages.length }
+    return socket.data.answers.run(async (fit) => {
+      const [members, history] = await Promise.all([
+        this.store.members(room),
+        since === undefined
+          ? this.store.latest(room, DEFAULT_PAGE_SIZE).then((messages) => ({ messages, recovered: true }))
+          : this.store.since(room, since)
+      ])
+      // A catch-up too big for one answer: the newest that fit, and the client knows it is not whole.
+      const messages = fit(history.messages, 'newest')
+      return { room, members, messages, recovered: history.recovered && messages.length === history.messages.length }
+    })
   }
 
   async leave(socket: ChatSocket, { room }: LeavePayload): Promise<EmptyResult> {
@@ -244,9 +247,11 @@ export class ChatService {
 
   async history(socket: ChatSocket, { room, before, after, limit }: HistoryPayload): Promise<HistoryResult> {
     this.requireJoined(socket, room)
-    const messages = await this.store.page(room, { before, after, limit: limit ?? DEFAULT_PAGE_SIZE })
-    // Paging forward (`after`) keeps the oldest, so the next page follows on; otherwise the newest.
-    return { messages: fitAnswer(socket, messages, after !== undefined && before === undefined ? 'oldest' : 'newest') }
+    return socket.data.answers.run(async (fit) => {
+      const messages = await this.store.page(room, { before, after, limit: limit ?? DEFAULT_PAGE_SIZE })
+      // Paging forward (`after`) keeps the oldest, so the next page follows on; otherwise the newest.
+      return { messages: fit(messages, after !== undefined && before === undefined ? 'oldest' : 'newest') }
+    })
   }
 
   async typing(socket: ChatSocket, { room, typing }: TypingPayload): Promise<EmptyResult> {
@@ -278,41 +283,4 @@ export class ChatService {
     }
     this.io.to(chatRoom(room)).except(userRoom(user.id)).emit('typing', { room, user, typing: false })
   }
-}
-
-/**
- * The most one answer carries in messages, in bytes of JSON: a room's whole history of long
- * messages would be megabytes (a lone surrogate or a control character takes 6 bytes), and a
- * client could ask for it many times at once.
- */
-export const ANSWER_BYTES = 1024 * 1024
-/** Output waiting for a socket, and answers being made for it, come off its budget, down to this. */
-const MIN_ANSWER_BYTES = 64 * 1024
-
-/**
- * `messages` cut to what the next answer to `socket` may carry: less while earlier answers are
- * being made (requests pipelined in one read are answered in one turn) or still wait to go out.
- */
-function fitAnswer(socket: ChatSocket, messages: Message[], keep: 'newest' | 'oldest'): Message[] {
-  const budget = Math.max(MIN_ANSWER_BYTES, ANSWER_BYTES - bufferedBytes(socket.conn) - socket.data.answering)
-  const fitted = fit(messages, budget, keep)
-  socket.data.answering += fitted.bytes
-  // Written by then: from there on, bufferedBytes counts what has not gone out.
-  setImmediate(() => (socket.data.answering -= fitted.bytes))
-  return fitted.messages
-}
-
-/**
- * `messages` (in seq order) cut to `budget` bytes of JSON, keeping the newest or the oldest;
- * never fewer than one. Also their size.
- */
-export function fit(messages: Message[], budget: number, keep: 'newest' | 'oldest'): { messages: Message[]; bytes: number } {
-  let bytes = 0
-  let count = 0
-  for (; count < messages.length; count++) {
-    const size = Buffer.byteLength(JSON.stringify(messages[keep === 'newest' ? messages.length - 1 - count : count])) + 1
-    if (bytes + size > budget && count > 0) break
-    bytes += size
-  }
-  return { messages: count === messages.length ? messages : keep === 'newest' ? messages.slice(messages.length - count) : messages.slice(0, count), bytes }
 }
