@@ -94,8 +94,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     trustProxy: config.trustProxy,
     clientErrorHandler: clientError,
     // A URL Fastify cannot decode (a broken %-escape) is refused before any route: same shape.
-    frameworkErrors(err, _request, reply) {
-      void (reply as unknown as FastifyReply).code(400).send(errorReply(400, 'INVALID_PAYLOAD', err.code === 'FST_ERR_BAD_URL' ? 'The URL is not valid' : 'The request is invalid'))
+    frameworkErrors(err, request, reply) {
+      const answer = reply as unknown as FastifyReply
+      if (err.code === 'FST_ERR_BAD_URL') return void answer.code(400).send(errorReply(400, 'INVALID_PAYLOAD', 'The URL is not valid'))
+      request.log.error({ err }, 'request failed')
+      void answer.code(500).send(errorReply(500, 'INTERNAL', errorTable.INTERNAL.message))
     }
   })
   app.setValidatorCompiler(TypeBoxValidatorCompiler)

@@ -47,9 +47,22 @@ t.test('a request whose body never finishes arriving is answered 408 in the same
   t.equal((await fetch(`${url}/healthz`)).status, 200, 'and the server goes on serving')
 })
 
-t.test('a WebSocket upgrade outside /socket.io/ is answered 404 in the same shape', async (t) => {
+t.test('an upgrade outside /socket.io/ is answered as a plain request: a WebSocket nowhere gets 404 in the same shape, h2c gets the route', async (t) => {
   const { url } = await startApp(t)
-  const answer = await raw(url, 'GET /api/rooms HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
-  t.match(answer, /^HTTP\/1.1 404 /)
-  t.match(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), { statusCode: 404, code: 'NOT_FOUND', message: String })
+  const upgrade = (path: string, protocol: string) =>
+    raw(url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+  const nowhere = await upgrade('/nowhere', 'websocket')
+  t.match(nowhere, /^HTTP\/1.1 404 /)
+  t.match(JSON.parse(nowhere.slice(nowhere.indexOf('\r\n\r\n') + 4)), { statusCode: 404, code: 'NOT_FOUND', message: String })
+  const h2c = await upgrade('/healthz', 'h2c')
+  t.match(h2c, /^HTTP\/1.1 200 /, 'curl --http2 on a route gets the route')
+  t.match(JSON.parse(h2c.slice(h2c.indexOf('\r\n\r\n') + 4)), { status: 'ok' })
+  const unauthorized = await upgrade('/api/rooms', 'websocket')
+  t.match(unauthorized, /^HTTP\/1.1 401 /, 'a route that needs a token says so')
+})
+
+t.test('a Socket.IO handshake without Host is refused too', async (t) => {
+  const { url } = await startApp(t)
+  const answer = await raw(url, 'GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nConnection: close\r\n\r\n')
+  t.match(answer, /^HTTP\/1.1 403 /)
 })

@@ -485,7 +485,7 @@ function connect(current: Session): void {
     }
     if (err.data?.code === 'TOO_MANY_CONNECTIONS') {
       renderConnection('offline', '— too many tabs open; close one and this one retries.')
-      setTimeout(() => socket?.connect(), 5000)
+      setTimeout(() => socket === own && own.connect(), 5000)
       return
     }
     renderConnection('reconnecting')

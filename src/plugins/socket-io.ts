@@ -1,7 +1,7 @@
 // Socket.IO on the Fastify server: handshake authentication, the connection caps per user and
 // per client address, the audit trail of connections, the chat event handlers, and the drain on close.
-import type { IncomingMessage } from 'node:http'
-import type { Duplex } from 'node:stream'
+import { type IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Socket as EngineSocket } from 'engine.io'
 import fp from 'fastify-plugin'
@@ -162,6 +162,8 @@ export default fp(
           reject('DRAINING')
           return callback('The server is restarting', false)
         }
+        // Fastify's routes refuse an HTTP/1.1 request without Host; so does this.
+        if (req.headers.host === undefined && req.httpVersion === '1.1') return callback('A Host header is required', false)
         if (!originAllowed(req)) {
           reject('ORIGIN')
           log.warn({ event: 'connect_refused', reason: 'ORIGIN', origin: req.headers.origin, remoteAddress: req.socket.remoteAddress }, 'socket refused: origin not allowed')
@@ -197,14 +199,25 @@ export default fp(
     })
 
     const io = fastify.io
-    // A WebSocket upgrade anywhere else is answered 404 in the API's shape and closed (Engine.IO
+    // Requests with an Upgrade header all come here once anything listens for upgrades. One
+    // outside Socket.IO's path is answered as a plain request (the server does not switch: h2c
+    // from `curl --http2` included), which for a WebSocket anywhere else means 404 (Engine.IO
     // would leave it unanswered for a second, then close it).
     const socketPath = `${io.path().replace(/\/$/, '')}/`
-    fastify.server.on('upgrade', function refuseOtherUpgrades(req: IncomingMessage, socket: Duplex) {
+    fastify.server.on('upgrade', function answerOtherUpgrades(req: IncomingMessage, socket: Socket, head: Buffer) {
       if (req.url?.startsWith(socketPath) === true) return
-      const body = JSON.stringify({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: `No WebSocket at ${(req.url ?? '').slice(0, 200)}` })
       socket.on('error', () => {})
-      socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+      if (head.length > 0) socket.unshift(head)
+      const res = new ServerResponse(req)
+      res.shouldKeepAlive = false
+      res.assignSocket(socket)
+      res.once('finish', () => {
+        res.detachSocket(socket)
+        socket.end()
+        // A client that never closes its side is not kept.
+        socket.setTimeout(5000, () => socket.destroy())
+      })
+      fastify.routing(req, res)
     })
     const gate = new InflightGate()
     if (options.maxConnectionsPerAddress > 0) {
