@@ -48,7 +48,7 @@ t.test('a request whose body never finishes arriving is answered 408 in the same
 })
 
 t.test('an upgrade outside /socket.io/ is answered as a plain request: a WebSocket nowhere gets 404 in the same shape, h2c gets the route', async (t) => {
-  const { url } = await startApp(t)
+  const { url } = await startApp(t, {}, { prepare: (app) => app.get('/slow', () => new Promise((resolve) => setTimeout(() => resolve({ ok: true }), 1500))) })
   const upgrade = (path: string, protocol: string) =>
     raw(url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
   const nowhere = await upgrade('/nowhere', 'websocket')
@@ -59,6 +59,10 @@ t.test('an upgrade outside /socket.io/ is answered as a plain request: a WebSock
   t.match(JSON.parse(h2c.slice(h2c.indexOf('\r\n\r\n') + 4)), { status: 'ok' })
   const unauthorized = await upgrade('/api/rooms', 'websocket')
   t.match(unauthorized, /^HTTP\/1.1 401 /, 'a route that needs a token says so')
+  t.match(await upgrade('/slow', 'h2c'), /^HTTP\/1.1 200 /, 'a route slower than a second still answers')
+  const withBody = await raw(url, 'POST /api/session HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{"name":"Ann"}')
+  t.match(withBody, /^HTTP\/1.1 400 /, 'a body on such a request is refused, not read as empty')
+  t.match(withBody, /cannot carry a body/)
 })
 
 t.test('a Socket.IO handshake without Host is refused too', async (t) => {

@@ -136,7 +136,22 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
     .timeout(ACK_TIMEOUT_MS)
     .emitWithAck('room:join', since === undefined ? { room: room.name } : { room: room.name, since })
     .catch(() => undefined)
-  if (answer === undefined) return // disconnected meanwhile: the next connect rejoins
+  // Too many joins at once (a reconnect with very many rooms), the store away, or no answer in
+  // time from a connection still open (a stalled server): again later. Disconnected meanwhile:
+  // the next connect rejoins.
+  const again = (error: ErrorBody) => {
+    const retry = retryLater(error, attempt, () => {
+      joinRetries.delete(room)
+      if (rooms.get(room.name) === room && !room.joined && socket?.connected === true) void sendJoin(room, attempt + 1)
+    })
+    clearTimeout(joinRetries.get(room))
+    if (retry === undefined) joinRetries.delete(room)
+    else joinRetries.set(room, retry)
+  }
+  if (answer === undefined) {
+    if (socket?.connected === true && rooms.get(room.name) === room && !room.joined) again({ code: 'UNAVAILABLE', message: 'No answer' })
+    return
+  }
   if (!answer.ok) {
     showJoinError(describeError(answer.error, 'join'), room.name)
     if (answer.error.code === 'INVALID_PAYLOAD' && !room.joined && room.messages.size === 0 && room.pending.size === 0) {
@@ -144,14 +159,7 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
       dropRoom(room.name)
       return
     }
-    // Too many joins at once (a reconnect with very many rooms), or the store away: again later.
-    const retry = retryLater(answer.error, attempt, () => {
-      joinRetries.delete(room)
-      if (rooms.get(room.name) === room && !room.joined && socket?.connected === true) void sendJoin(room, attempt + 1)
-    })
-    clearTimeout(joinRetries.get(room))
-    if (retry === undefined) joinRetries.delete(room)
-    else joinRetries.set(room, retry)
+    again(answer.error)
     return
   }
   room.joined = true
@@ -268,10 +276,12 @@ async function fillGap(room: RoomState, after = room.lastSeq(), attempt = 0): Pr
     // A page cut short (the server bounds an answer's size) leaves the rest of the hole: on.
     if (answer.messages.length > 0 && room.lastSeq() > after && room.hasHole()) return fillGap(room, room.lastSeq(), 1)
   }
-  // Refused: the same hole again later, while it is still there (a rejoin may fill it first).
+  // Refused, or unanswered on a connection still open: the same hole again later, while it is
+  // still there (a rejoin may fill it first).
+  const refused = answer === undefined ? (socket?.connected === true ? { code: 'UNAVAILABLE' as const, message: 'No answer' } : undefined) : answer.ok ? undefined : answer.error
   const retry =
-    answer !== undefined && !answer.ok
-      ? retryLater(answer.error, attempt, () => {
+    refused !== undefined
+      ? retryLater(refused, attempt, () => {
           filling.delete(room)
           if (rooms.get(room.name) === room && socket?.connected === true && room.lastSeq() === after) void fillGap(room, after, attempt + 1)
         })

@@ -4,7 +4,7 @@
 // made, with its output not yet gone out, stay within OUTPUT_BYTES: requests pipelined in one
 // read would otherwise all be answered in one turn, whatever the client reads. The ones past it
 // wait their turn (a reconnect rejoining a hundred rooms at once is answered in full, in a few
-// turns); a client that stops reading has them refused RATE_LIMITED after WAIT_MS.
+// turns); a client that stops reading has them refused RATE_LIMITED.
 import { ChatError } from '../errors.js'
 import type { Message } from './protocol.js'
 
@@ -15,7 +15,7 @@ const OUTPUT_BYTES = 2 * ANSWER_BYTES
 export type Fit = (messages: Message[], keep: 'newest' | 'oldest') => Message[]
 
 /** A message's size as JSON, at most (every UTF-16 unit escaped as \uXXXX), with its envelope. */
-const mostBytes = (m: Message) => (m.text.length + m.user.name.length + (m.clientId?.length ?? 0)) * 6 + 200
+const mostBytes = (m: Message) => (m.text.length + m.user.name.length + m.user.id.length + m.room.length + m.id.length + (m.clientId?.length ?? 0)) * 6 + 100
 
 /**
  * `messages` (in seq order) cut to `budget` bytes of JSON, keeping the newest or the oldest;
@@ -41,18 +41,35 @@ export class AnswerQueue {
   private reserved = 0
   private readonly waiting: Array<{ admit(): void; refuse(err: Error): void }> = []
   private recheck: ReturnType<typeof setTimeout> | undefined
+  /** When an answer was last let in, or the output last went down, while answers waited. */
+  private progressAt = 0
+  private lastBuffered = 0
   private closed = false
 
-  /** `buffered`: the socket's output not yet gone out. */
+  /**
+   * `buffered`: the socket's output not yet gone out. Answers that wait `waitMs` without any
+   * progress (no answer let in, the output not going down) are refused: the client stopped
+   * reading. Shorter than a client's usual acknowledgement timeout (10 s), so that it hears why.
+   */
   constructor(
     private readonly buffered: () => number,
-    private readonly waitMs = 10_000,
+    private readonly waitMs = 5000,
     private readonly recheckMs = 50
   ) {}
 
-  /** Makes an answer in its turn; `make` cuts its messages with the `Fit` it is given. */
-  async run<R>(make: (fit: Fit) => Promise<R>): Promise<R> {
-    await this.turn()
+  /**
+   * Makes an answer in its turn; `make` cuts its messages with the `Fit` it is given. When the
+   * turn is now, `make` starts at once (in the caller's turn, before any event after it).
+   */
+  run<R>(make: (fit: Fit) => Promise<R>): Promise<R> {
+    if (!this.closed && this.waiting.length === 0 && this.fits(this.buffered())) {
+      this.reserved += ANSWER_BYTES
+      return this.make(make)
+    }
+    return this.turn().then(() => this.make(make))
+  }
+
+  private async make<R>(make: (fit: Fit) => Promise<R>): Promise<R> {
     let held = ANSWER_BYTES
     const fitter: Fit = (messages, keep) => {
       const fitted = fit(messages, ANSWER_BYTES, keep)
@@ -73,49 +90,54 @@ export class AnswerQueue {
     }
   }
 
-  /** The socket closed: answers still waiting are refused. */
+  /** The socket closed, or the node drains: answers still waiting are refused, and any later. */
   close(): void {
     this.closed = true
     clearTimeout(this.recheck)
-    for (const entry of this.waiting.splice(0)) entry.refuse(new ChatError('UNAVAILABLE', 'The connection closed'))
+    this.recheck = undefined
+    for (const entry of this.waiting.splice(0)) entry.refuse(new ChatError('UNAVAILABLE', 'The connection is closing'))
   }
 
-  private fits(): boolean {
-    return this.reserved + this.buffered() + ANSWER_BYTES <= OUTPUT_BYTES
+  private fits(buffered: number): boolean {
+    return this.reserved + buffered + ANSWER_BYTES <= OUTPUT_BYTES
   }
 
+  /** Waits for room for one more answer (the fast path is in `run`). */
   private turn(): Promise<void> {
-    if (this.closed) return Promise.reject(new ChatError('UNAVAILABLE', 'The connection closed'))
-    if (this.waiting.length === 0 && this.fits()) {
-      this.reserved += ANSWER_BYTES
-      return Promise.resolve()
+    if (this.closed) return Promise.reject(new ChatError('UNAVAILABLE', 'The connection is closing'))
+    if (this.waiting.length === 0) {
+      this.progressAt = Date.now()
+      this.lastBuffered = this.buffered()
     }
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const at = this.waiting.indexOf(entry)
-        if (at >= 0) this.waiting.splice(at, 1)
-        reject(new ChatError('RATE_LIMITED', 'Earlier answers have not gone out yet; retry in 1000 ms', 1000))
-      }, this.waitMs)
-      const entry = {
+      this.waiting.push({
         admit: () => {
-          clearTimeout(timer)
           this.reserved += ANSWER_BYTES
           resolve()
         },
-        refuse: (err: Error) => {
-          clearTimeout(timer)
-          reject(err)
-        }
-      }
-      this.waiting.push(entry)
+        refuse: reject
+      })
       this.pump()
     })
   }
 
   /** Lets waiting answers in while they fit; while output is what holds them, looks again soon. */
   private pump(): void {
-    while (this.waiting.length > 0 && this.fits()) this.waiting.shift()!.admit()
-    if (this.waiting.length > 0 && this.recheck === undefined && !this.closed) {
+    if (this.waiting.length === 0) return
+    const buffered = this.buffered()
+    if (buffered < this.lastBuffered) this.progressAt = Date.now()
+    this.lastBuffered = buffered
+    while (this.waiting.length > 0 && this.fits(this.buffered())) {
+      this.progressAt = Date.now()
+      this.waiting.shift()!.admit()
+    }
+    if (this.waiting.length === 0) return
+    if (Date.now() - this.progressAt >= this.waitMs) {
+      const err = new ChatError('RATE_LIMITED', 'Earlier answers have not gone out; retry in 1000 ms', 1000)
+      for (const entry of this.waiting.splice(0)) entry.refuse(err)
+      return
+    }
+    if (this.recheck === undefined && !this.closed) {
       this.recheck = setTimeout(() => {
         this.recheck = undefined
         this.pump()

@@ -116,33 +116,37 @@ export class ChatService {
     if (!rooms.has(room) && rooms.size >= this.maxRooms) {
       throw new ChatError('INVALID_PAYLOAD', `A connection may join at most ${this.maxRooms} rooms`)
     }
-    // Join the broadcast before reading history, so nothing falls between the two: a message
-    // stored meanwhile arrives both ways and clients de-duplicate by seq.
+    // Counted at once, so that an event sent right after the join is handled as in the room.
     const rejoin = rooms.has(room)
     rooms.add(room)
     // A removal still queued from an outage must not undo this join.
     for (const entry of this.unfinished) {
       if (entry.room === room && entry.socketId === socket.id) this.unfinished.delete(entry)
     }
-    try {
-      await socket.join(chatRoom(room))
-      const first = await this.store.addPresence(room, user, socket.id)
-      if (first) socket.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })
-    } catch (err) {
-      if (!rejoin) {
-        rooms.delete(room)
-        await socket.leave(chatRoom(room))
-        // The store may have recorded the presence before failing to answer: clean up later.
-        this.unfinished.add({ room, user, socketId: socket.id })
-      }
-      throw err
-    }
-    // The socket may have gone while the store answered; its cleanup may have run already.
-    if (!socket.connected) {
-      await this.forget(socket, room)
-      throw new ChatError('UNAVAILABLE', 'The connection closed during the join')
-    }
+    let turn = false
+    // The rest in its turn (see AnswerQueue): a join refused for waiting too long has done no more.
     return socket.data.answers.run(async (fit) => {
+      turn = true
+      // Join the broadcast before reading history, so nothing falls between the two: a message
+      // stored meanwhile arrives both ways and clients de-duplicate by seq.
+      try {
+        await socket.join(chatRoom(room))
+        const first = await this.store.addPresence(room, user, socket.id)
+        if (first) socket.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })
+      } catch (err) {
+        if (!rejoin) {
+          rooms.delete(room)
+          await socket.leave(chatRoom(room))
+          // The store may have recorded the presence before failing to answer: clean up later.
+          this.unfinished.add({ room, user, socketId: socket.id })
+        }
+        throw err
+      }
+      // The socket may have gone while the store answered; its cleanup may have run already.
+      if (!socket.connected) {
+        await this.forget(socket, room)
+        throw new ChatError('UNAVAILABLE', 'The connection closed during the join')
+      }
       const [members, history] = await Promise.all([
         this.store.members(room),
         since === undefined
@@ -152,6 +156,9 @@ export class ChatService {
       // A catch-up too big for one answer: the newest that fit, and the client knows it is not whole.
       const messages = fit(history.messages, 'newest')
       return { room, members, messages, recovered: history.recovered && messages.length === history.messages.length }
+    }).catch((err: unknown) => {
+      if (!turn && !rejoin) rooms.delete(room)
+      throw err
     })
   }
 

@@ -153,6 +153,8 @@ export default fp(
 
     await fastify.register(fastifySocketIO, {
       serveClient: false,
+      // Upgrades outside Socket.IO's path are answered below; Engine.IO would end them after 1 s.
+      destroyUpgrade: false,
       maxHttpBufferSize: options.maxFrameBytes,
       cors: options.corsOrigins === undefined ? undefined : { origin: options.corsOrigins },
       // Refusing at the transport level (not in a namespace middleware) makes a stock client
@@ -204,19 +206,27 @@ export default fp(
     // from `curl --http2` included), which for a WebSocket anywhere else means 404 (Engine.IO
     // would leave it unanswered for a second, then close it).
     const socketPath = `${io.path().replace(/\/$/, '')}/`
-    fastify.server.on('upgrade', function answerOtherUpgrades(req: IncomingMessage, socket: Socket, head: Buffer) {
+    fastify.server.on('upgrade', function answerOtherUpgrades(req: IncomingMessage, socket: Socket) {
       if (req.url?.startsWith(socketPath) === true) return
       socket.on('error', () => {})
-      if (head.length > 0) socket.unshift(head)
+      // Out of Node's request timeouts from here: a route that hangs, or a client that keeps its
+      // side open after the answer, is not kept.
+      socket.setTimeout(30_000, () => socket.destroy())
       const res = new ServerResponse(req)
       res.shouldKeepAlive = false
       res.assignSocket(socket)
       res.once('finish', () => {
         res.detachSocket(socket)
         socket.end()
-        // A client that never closes its side is not kept.
-        socket.setTimeout(5000, () => socket.destroy())
+        socket.setTimeout(5000)
       })
+      // Node reads no body on a request that asks to upgrade: one that has a body is refused
+      // rather than seen empty.
+      if ((req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined) {
+        const body = JSON.stringify({ statusCode: 400, code: 'INVALID_PAYLOAD', error: 'Bad Request', message: 'A request that asks to upgrade cannot carry a body here' })
+        res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
+        return
+      }
       fastify.routing(req, res)
     })
     const gate = new InflightGate()
@@ -360,6 +370,8 @@ export default fp(
     async function drain(): Promise<void> {
       fastify.lifecycle.phase = 'draining'
       const started = Date.now()
+      // Answers waiting their turn would hold the drain: refused now (the client reconnects).
+      for (const socket of io.of('/').sockets.values()) socket.data.answers?.close()
       await gate.drain(options.drainTimeoutMs)
       deliverer.flush()
       // Every engine connection, including any still in their Socket.IO handshake.

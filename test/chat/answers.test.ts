@@ -20,7 +20,7 @@ t.test('fit keeps what fits, the newest or the oldest, and at least one', async 
   t.same(fit([], 10, 'newest').messages, [])
 })
 
-t.test("a socket's answers wait their turn while answers and unsent output fill its bound, and are refused if it never comes", async (t) => {
+t.test("a socket's answers wait their turn while answers and unsent output fill its bound, and are refused when nothing moves", async (t) => {
   let buffered = 0
   const queue = new AnswerQueue(() => buffered, 300, 10)
   const order: string[] = []
@@ -55,6 +55,13 @@ t.test("a socket's answers wait their turn while answers and unsent output fill 
   const late = queue.run(async () => 'made')
   setTimeout(() => (buffered = 0), 50)
   t.equal(await late, 'made', 'made once the output went out')
+
+  // A client reading slowly but steadily is waited for, past the wait without progress.
+  buffered = 2 * ANSWER_BYTES
+  const steady = setInterval(() => (buffered = Math.max(0, buffered - 64 * 1024)), 40)
+  t.teardown(() => clearInterval(steady))
+  t.equal(await queue.run(async () => 'made'), 'made', 'made once enough went out, however long that took')
+  clearInterval(steady)
 
   buffered = 2 * ANSWER_BYTES
   const closing = queue.run(async () => 'made').catch((err: { code?: string }) => err.code)

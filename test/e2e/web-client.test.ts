@@ -369,13 +369,21 @@ t.test('a server that no longer accepts the token (restarted with another JWT_SE
   t.equal(await ada.getByRole('textbox', { name: 'Message' }).inputValue(), 'a draft', 'the draft is kept')
 })
 
-t.test('a server that stalls: the line says it is still trying, and is stored once when the server wakes', async (t) => {
+/** Ada's page on a node of its own, which is then stopped (SIGSTOP) with the connection open. */
+async function stalledPage(t: Test): Promise<{ node: Awaited<ReturnType<typeof startNode>>; ada: Page } | undefined> {
   const browser = await launch(t)
-  if (browser === undefined) return
+  if (browser === undefined) return undefined
   const node = await startNode(t, await freePort(), { LOG_LEVEL: 'warn' })
   const ada = await person(t, browser, node.url, 'Ada')
   node.proc.kill('SIGSTOP')
   t.teardown(() => node.proc.kill('SIGCONT'))
+  return { node, ada }
+}
+
+t.test('a server that stalls: the line says it is still trying, and is stored once when the server wakes', async (t) => {
+  const stalled = await stalledPage(t)
+  if (stalled === undefined) return
+  const { node, ada } = stalled
   await say(ada, 'into the stall')
   // The acknowledgement times out after 10 s; the line is sent again with the same clientId.
   await ada.locator('#messages .pending', { hasText: 'No answer yet; still trying…' }).waitFor({ timeout: 20_000 })
@@ -530,6 +538,19 @@ t.test('a WebSocket upgrade that fails after its probe was answered does not lea
   const { messages } = await request(bob.socket, 'room:join', { room: 'general' })
   t.same(messages.map((m: { text: string }) => m.text), ['after the broken upgrade'], 'stored once')
   t.equal(probes, 1, 'the page stays on long-polling after that, instead of upgrading into it again')
+})
+
+t.test('a join that gets no answer from a stalled server is tried again once it wakes, and the room works', async (t) => {
+  const stalled = await stalledPage(t)
+  if (stalled === undefined) return
+  const { node, ada } = stalled
+  await joinFromPage(ada, 'later')
+  await say(ada, 'in the room joined during the stall')
+  // The join's acknowledgement times out after 10 s while the connection stays open.
+  await ada.waitForTimeout(11_000)
+  node.proc.kill('SIGCONT')
+  await message(ada, 'in the room joined during the stall').waitFor({ timeout: 30_000 })
+  t.pass('joined and sent after the stall, without a reconnect')
 })
 
 t.test('Redis loses its data under an open page: the next message, under a seq the page holds, brings the new history', async (t) => {
