@@ -127,6 +127,8 @@ export class ChatService {
     // The rest in its turn (see AnswerQueue): a join refused for waiting too long has done no more.
     return socket.data.answers.run(async (fit) => {
       turn = true
+      // Left while this join waited its turn: the leave, sent later, has the last word.
+      if (!rooms.has(room)) throw new ChatError('NOT_IN_ROOM', `${room} was left before this join went through`)
       // Join the broadcast before reading history, so nothing falls between the two: a message
       // stored meanwhile arrives both ways and clients de-duplicate by seq.
       try {

@@ -81,6 +81,18 @@ t.test('an answer carries about 1 MiB of messages at most: a catch-up that does 
     'ten catch-ups at once: each as big as one alone'
   )
 
+  // A join waiting its turn behind two big answers, whose room is left meanwhile, does not join.
+  const waiting = Promise.all([
+    request(reader.socket, 'room:join', { room: 'big', since: 0 }),
+    request(reader.socket, 'room:join', { room: 'big', since: 0 }),
+    request(reader.socket, 'room:join', { room: 'elsewhere' })
+  ])
+  const left = request(reader.socket, 'room:leave', { room: 'elsewhere' })
+  const [, , late] = await waiting
+  await left
+  t.match(late, { ok: false, error: { code: 'NOT_IN_ROOM' } }, 'the leave, sent after it, has the last word')
+  t.match(await request(reader.socket, 'room:history', { room: 'elsewhere' }), { ok: false, error: { code: 'NOT_IN_ROOM' } }, 'not in the room')
+
   // Paging forward from seq 0 gets every message, in pages that stop where they must.
   const all: Array<{ seq: number; text: string }> = []
   for (let after = 0, rounds = 0; after < 200 && rounds < 20; rounds++) {
