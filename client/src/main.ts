@@ -136,6 +136,8 @@ async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
     .timeout(ACK_TIMEOUT_MS)
     .emitWithAck('room:join', since === undefined ? { room: room.name } : { room: room.name, since })
     .catch(() => undefined)
+  // Left meanwhile (its leave went after this join): nothing to do with the answer.
+  if (rooms.get(room.name) !== room) return
   // Too many joins at once (a reconnect with very many rooms), the store away, or no answer in
   // time from a connection still open (a stalled server): again later. Disconnected meanwhile:
   // the next connect rejoins.
