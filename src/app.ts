@@ -7,7 +7,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { HandlerHooks } from './chat/socket-handlers.js'
 import type { ChatStore } from './chat/store.js'
 import type { Config } from './config.js'
-import { ChatError, errorTable, type HttpErrorCode } from './errors.js'
+import { ChatError, errorReply, errorTable, type HttpErrorCode } from './errors.js'
 import authPlugin from './plugins/auth.js'
 import healthPlugin from './plugins/health.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -35,10 +35,6 @@ const codeByStatus: Record<number, HttpErrorCode> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
   503: 'UNAVAILABLE'
-}
-
-function errorReply(statusCode: number, code: string, message: string) {
-  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }
 
 /**

@@ -1,5 +1,6 @@
 // Error codes and what they mean over HTTP, in one table. Clients and logs get the code and a
 // message meant for them; never a stack or an internal message.
+import { STATUS_CODES } from 'node:http'
 import { ErrorCode } from './chat/protocol.js'
 
 export { ErrorCode }
@@ -41,4 +42,9 @@ export class ChatError extends Error {
     this.name = 'ChatError'
     this.statusCode = errorTable[code].status
   }
+}
+
+/** The body of every HTTP error: `{ statusCode, code, error, message }`. */
+export function errorReply(statusCode: number, code: string, message: string) {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }

@@ -96,7 +96,7 @@ const POLLING_FIRST_KEY = 'chat.polling-first-until'
 const POLLING_FIRST_FOR_MS = 24 * 60 * 60 * 1000
 
 export type Transports = Array<'websocket' | 'polling'>
-export const WEBSOCKET_FIRST: Transports = ['websocket', 'polling']
+const WEBSOCKET_FIRST: Transports = ['websocket', 'polling']
 export const POLLING_FIRST: Transports = ['polling', 'websocket']
 
 // Storage may refuse (full, or blocked): the choice is then made again on each page.

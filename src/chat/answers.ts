@@ -127,7 +127,7 @@ export class AnswerQueue {
     const buffered = this.buffered()
     if (buffered < this.lastBuffered) this.progressAt = Date.now()
     this.lastBuffered = buffered
-    while (this.waiting.length > 0 && this.fits(this.buffered())) {
+    while (this.waiting.length > 0 && this.fits(buffered)) {
       this.progressAt = Date.now()
       this.waiting.shift()!.admit()
     }

@@ -14,7 +14,7 @@ import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/s
 import { isChatRoom } from '../chat/socket-rooms.js'
 import type { ChatStore } from '../chat/store.js'
 import { addressKey, clientAddressResolver, trustedPeerResolver } from '../client-address.js'
-import { ChatError } from '../errors.js'
+import { ChatError, errorReply } from '../errors.js'
 import type { ChatMetrics } from '../metrics.js'
 
 declare module 'fastify' {
@@ -223,7 +223,7 @@ export default fp(
       // Node reads no body on a request that asks to upgrade: one that has a body is refused
       // rather than seen empty.
       if ((req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined) {
-        const body = JSON.stringify({ statusCode: 400, code: 'INVALID_PAYLOAD', error: 'Bad Request', message: 'A request that asks to upgrade cannot carry a body here' })
+        const body = JSON.stringify(errorReply(400, 'INVALID_PAYLOAD', 'A request that asks to upgrade cannot carry a body here'))
         res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
         return
       }

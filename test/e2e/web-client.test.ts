@@ -54,6 +54,13 @@ async function person(
   return page
 }
 
+/** The texts #general holds now, read by a socket client of its own. */
+async function storedInGeneral(t: Test, url: string): Promise<string[]> {
+  const reader = await guest(t, url, 'Reader')
+  const { messages } = await request(reader.socket, 'room:join', { room: 'general' })
+  return messages.map((m: { text: string }) => m.text)
+}
+
 async function say(page: Page, text: string): Promise<void> {
   const box = page.getByRole('textbox', { name: 'Message' })
   await box.fill(text)
@@ -397,9 +404,7 @@ t.test('a server that stalls: the line says it is still trying, and is stored on
       throw new Error(`${err.message}\npage: ${seen}`)
     })
   await ada.locator('#messages .pending').waitFor({ state: 'detached' })
-  const bob = await guest(t, node.url, 'Bob')
-  const { messages } = await request(bob.socket, 'room:join', { room: 'general' })
-  t.same(messages.map((m: { text: string }) => m.text), ['into the stall'], 'stored once')
+  t.same(await storedInGeneral(t, node.url), ['into the stall'], 'stored once')
 })
 
 /** Socket.IO requests a page made, by transport, in order. */
@@ -474,9 +479,7 @@ t.test('behind a proxy that refuses WebSockets the page chats over long-polling'
   await message(ada, 'from Bob, direct').waitFor()
   await say(ada, 'from Ada, by long-polling')
   await message(ada, 'from Ada, by long-polling').waitFor()
-  const bob = await guest(t, url, 'Bob')
-  const { messages } = await request(bob.socket, 'room:join', { room: 'general' })
-  t.same(messages.map((m: { text: string }) => m.text), ['from Bob, direct', 'from Ada, by long-polling'], 'both ways')
+  t.same(await storedInGeneral(t, url), ['from Bob, direct', 'from Ada, by long-polling'], 'both ways')
   t.equal(seen[0], 'websocket', 'a WebSocket was tried first')
   t.ok(seen.includes('polling'), 'then long-polling')
 })
@@ -534,9 +537,7 @@ t.test('a WebSocket upgrade that fails after its probe was answered does not lea
   await message(ada, 'after the broken upgrade').waitFor({ timeout: 15_000 })
   // The stuck session closed too, not left to the server's 45 s ping timeout.
   await until(() => app.io.engine.clientsCount === 1, 15_000, 'one Engine.IO session left')
-  const bob = await guest(t, url, 'Bob')
-  const { messages } = await request(bob.socket, 'room:join', { room: 'general' })
-  t.same(messages.map((m: { text: string }) => m.text), ['after the broken upgrade'], 'stored once')
+  t.same(await storedInGeneral(t, url), ['after the broken upgrade'], 'stored once')
   t.equal(probes, 1, 'the page stays on long-polling after that, instead of upgrading into it again')
 })
 
