@@ -2,6 +2,7 @@
 // that survive rate limits and reconnects, presence and typing. Payload and event types are
 // the server's own (src/chat/protocol.ts).
 import { io, type Socket } from 'socket.io-client'
+import { DEFAULT_PAGE_SIZE, hasVisibleText, isRoomName, MAX_PAGE_SIZE } from '../../src/chat/limits.js'
 import type { ClientToServerEvents, ErrorBody, Message, ServerToClientEvents } from '../../src/chat/protocol.js'
 import { type Pending, RoomState } from './room-state.js'
 import {
@@ -33,11 +34,7 @@ import {
 
 type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>
 
-const ROOM_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 const HISTORY_LOST = "The server lost this room's earlier history; here is what it has now."
-/** Not only white space, as the server counts it (JavaScript's trim leaves U+0085 alone). */
-const HAS_TEXT = /[^\s\u0085]/
-const PAGE = 50
 const TYPING_SENT_EVERY_MS = 2000
 const TYPING_IDLE_MS = 3000
 const TYPING_SHOWN_MS = 6000
@@ -85,7 +82,7 @@ function showNote(text: string | undefined): void {
 
 /** Joins (or creates) a room and opens it; false if the name is not a room name. */
 async function joinRoom(name: string): Promise<boolean> {
-  if (!ROOM_PATTERN.test(name)) {
+  if (!isRoomName(name)) {
     showJoinError('Room names are 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit.')
     return false
   }
@@ -271,7 +268,7 @@ function incoming(messages: Message[]): void {
 async function fillGap(room: RoomState, after = room.lastSeq(), attempt = 0): Promise<void> {
   if (attempt === 0 && filling.has(room)) return
   filling.add(room)
-  const answer = await socket?.timeout(ACK_TIMEOUT_MS).emitWithAck('room:history', { room: room.name, after, limit: 200 }).catch(() => undefined)
+  const answer = await socket?.timeout(ACK_TIMEOUT_MS).emitWithAck('room:history', { room: room.name, after, limit: MAX_PAGE_SIZE }).catch(() => undefined)
   if (answer?.ok) {
     room.add(answer.messages)
     render()
@@ -301,7 +298,7 @@ async function loadOlder(): Promise<void> {
   loadingOlder = true
   const answer = await socket
     ?.timeout(ACK_TIMEOUT_MS)
-    .emitWithAck('room:history', { room: room.name, before: oldest, limit: PAGE })
+    .emitWithAck('room:history', { room: room.name, before: oldest, limit: DEFAULT_PAGE_SIZE })
     .catch(() => undefined)
   loadingOlder = false
   if (!answer?.ok) {
@@ -316,7 +313,7 @@ async function loadOlder(): Promise<void> {
 
 function send(text: string): void {
   const room = activeRoom()
-  if (room === undefined || !HAS_TEXT.test(text)) return
+  if (room === undefined || !hasVisibleText(text)) return
   room.queue(newClientId(), text)
   stopTyping()
   render('bottom')
@@ -537,7 +534,7 @@ function start(current: Session): void {
   $('chat').hidden = false
   $('me').textContent = current.user.name
   const saved = savedRooms()
-  for (const name of saved.rooms) if (ROOM_PATTERN.test(name)) rooms.set(name, new RoomState(name))
+  for (const name of saved.rooms) if (isRoomName(name)) rooms.set(name, new RoomState(name))
   if (rooms.size === 0) {
     rooms.set('general', new RoomState('general'))
     rememberRoom('general')

@@ -2,12 +2,9 @@
 // derived from the same source as the runtime checks), shapes and the typed event maps shared
 // by the server, the web client, the tests and the benchmark.
 import Type, { type Static } from 'typebox'
+import { CLIENT_ID_PATTERN, MAX_PAGE_SIZE, ROOM_NAME_PATTERN, VISIBLE_TEXT_PATTERN } from './limits.js'
 
-export const ROOM_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
-export const CLIENT_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$'
-/** Messages returned by `room:join` without `since`, and `room:history` without `limit`. */
-export const DEFAULT_PAGE_SIZE = 50
-export const MAX_PAGE_SIZE = 200
+export { CLIENT_ID_PATTERN, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ROOM_NAME_PATTERN } from './limits.js'
 
 export const ErrorCode = {
   INVALID_PAYLOAD: 'INVALID_PAYLOAD',
@@ -43,8 +40,8 @@ export function sendPayloadSchema(maxMessageLength: number) {
     {
       room: RoomName,
       // maxLength counts Unicode code points: an emoji is one character, as a person counts it.
-      // Not only white space, as Unicode counts it (JavaScript's \s leaves out U+0085).
-      text: Type.String({ minLength: 1, maxLength: maxMessageLength, pattern: '[^\\s\\u0085]' }),
+      // Something that shows, not only white space or invisible characters (limits.ts).
+      text: Type.String({ minLength: 1, maxLength: maxMessageLength, pattern: VISIBLE_TEXT_PATTERN }),
       clientId: Type.Optional(Type.String({ pattern: CLIENT_ID_PATTERN }))
     },
     strict
