@@ -1,0 +1,85 @@
+// What the browser tests share: Debian's Chromium driven by playwright-core (no browser
+// download), pages signed in to the real service, and a few ways to act and look in them.
+import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Test } from 'tap'
+import { guest, request, requireTool, startApp } from '../helpers.js'
+
+export async function launch(t: Test): Promise<Browser | undefined> {
+  const executablePath = requireTool(t, 'chromium')
+  if (executablePath === undefined) return undefined
+  const browser = await chromium.launch({
+    executablePath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+  t.teardown(() => browser.close())
+  return browser
+}
+
+/** A page signed in as `name`, failing the test on any script error in it. */
+export async function person(
+  t: Test,
+  browser: Browser,
+  url: string,
+  name: string,
+  viewport = { width: 1280, height: 800 },
+  beforeLoad?: (page: Page) => unknown
+): Promise<Page> {
+  const context = await browser.newContext({ viewport })
+  const page = await context.newPage()
+  page.on('pageerror', (err) => t.fail(`script error in ${name}'s page: ${err.message}`))
+  await beforeLoad?.(page)
+  await page.goto(url)
+  await page.getByLabel('Display name').fill(name)
+  await page.getByRole('button', { name: 'Start chatting' }).click()
+  await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
+  await page.getByText('1 here').or(page.getByText(/\d here/)).first().waitFor()
+  return page
+}
+
+/** The texts #general holds now, read by a socket client of its own. */
+export async function storedInGeneral(t: Test, url: string): Promise<string[]> {
+  const reader = await guest(t, url, 'Reader')
+  const { messages } = await request(reader.socket, 'room:join', { room: 'general' })
+  return messages.map((m: { text: string }) => m.text)
+}
+
+export async function say(page: Page, text: string): Promise<void> {
+  const box = page.getByRole('textbox', { name: 'Message' })
+  await box.fill(text)
+  await box.press('Enter')
+}
+
+/** Joins (or creates) a room from the page's form. */
+export async function joinFromPage(page: Page, room: string): Promise<void> {
+  await page.getByLabel('Join or create a room').fill(room)
+  await page.getByRole('button', { name: 'Join', exact: true }).click()
+}
+
+/** Bob, a socket client, joins `room` and says `text` there. */
+export async function bobSays(t: Test, url: string, room: string, text: string): Promise<void> {
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room })
+  await request(bob.socket, 'message:send', { room, text })
+}
+
+/** A fresh service whose #general holds `count` messages from Bob, `${prefix}1` first; its URL. */
+export async function generalWithHistory(t: Test, count: number, prefix: string): Promise<string> {
+  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
+  const bob = await guest(t, url, 'Bob')
+  await request(bob.socket, 'room:join', { room: 'general' })
+  for (let i = 1; i <= count; i++) await request(bob.socket, 'message:send', { room: 'general', text: `${prefix}${i}` })
+  return url
+}
+
+export const message = (page: Page, text: string) => page.locator('#messages .message:not(.pending) .text', { hasText: text })
+
+/** Ada and Grace signed in to one room on a fresh service, each in her own browser context. */
+export async function adaAndGrace(t: Test): Promise<{ url: string; ada: Page; grace: Page } | undefined> {
+  const browser = await launch(t)
+  if (browser === undefined) return undefined
+  const { url } = await startApp(t)
+  const ada = await person(t, browser, url, 'Ada')
+  const grace = await person(t, browser, url, 'Grace')
+  await ada.getByText('2 here: Ada (you), Grace').waitFor()
+  return { url, ada, grace }
+}
