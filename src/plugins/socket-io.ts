@@ -11,8 +11,8 @@ import { type ChatServer, ChatService, type ChatSocket } from '../chat/chat-serv
 import { CLIENT_EVENTS, type ErrorCode } from '../chat/protocol.js'
 import { bufferedBytes, Deliverer, webSocketOf, type WebSocketTransportSocket } from '../chat/delivery.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
-import { isChatRoom } from '../chat/socket-rooms.js'
-import type { ChatStore } from '../chat/store.js'
+import { chatRoomName, isChatRoom } from '../chat/socket-rooms.js'
+import type { ChatStore } from '../chat/store/parts.js'
 import { addressKey, clientAddressResolver, trustedPeerResolver } from '../client-address.js'
 import { ChatError, errorReply } from '../errors.js'
 import type { ChatMetrics } from '../metrics.js'
@@ -48,8 +48,6 @@ export interface SocketOptions {
   coalesceMinSockets?: number
   /** Output waiting for a client beyond which its connection is cut off. */
   maxBufferedBytes: number
-  /** How often cluster upkeep runs (dead nodes, failed presence removals). */
-  upkeepMs?: number
   /** A cluster adapter (Redis Streams) factory; the in-memory adapter when absent. */
   adapter?: Parameters<ChatServer['adapter']>[0]
 }
@@ -113,6 +111,11 @@ function forwardedFor(req: IncomingMessage): string | undefined {
   const value = req.headers['x-forwarded-for']
   const joined = Array.isArray(value) ? value.join(', ') : value
   return joined !== undefined && joined.length > 200 ? `${joined.slice(0, 200)}…` : joined
+}
+
+/** Resolves after a whole poll phase of the event loop, which reads every readable socket. */
+function afterNextPoll(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
 }
 
 /** Handshakes one Engine.IO connection may have refused before it is closed. */
@@ -245,7 +248,12 @@ export default fp(
       minSockets: options.coalesceMinSockets,
       onDelivered: (deliveries) => metrics.messagesDelivered.inc(deliveries)
     })
-    if (options.store.broadcasts) deliverer.interceptCluster()
+    // Every node delivers from the room feed, following the rooms it has sockets in.
+    const { feed } = options.store
+    feed.onEntry((entry) => deliverer.deliverJson(entry.room, entry.json, entry.trace))
+    io.of('/').adapter.on('delete-room', function unfollow(room: string) {
+      if (isChatRoom(room)) feed.unfollow(chatRoomName(room))
+    })
     // A client that stops reading (a frozen tab, a dead network) must not make the server hold
     // its room's traffic without limit: past MAX_BUFFERED_BYTES waiting, its connection is cut.
     // A stock client reconnects and rejoins with `since`, so it misses nothing it can take.
@@ -274,23 +282,6 @@ export default fp(
       return count
     })
     fastify.decorate('chat', chat)
-
-    if (options.store.broadcasts) {
-      // Cluster upkeep: dead nodes' presence, removals that failed while Redis was away.
-      let running = false
-      const upkeep = setInterval(() => {
-        if (running) return
-        running = true
-        chat
-          .maintain()
-          .catch((err: unknown) => log.warn({ event: 'upkeep_failed', err: { message: (err as Error).message } }, 'presence upkeep failed'))
-          .finally(() => (running = false))
-      }, options.upkeepMs ?? 5000)
-      upkeep.unref()
-      fastify.addHook('onClose', async function stopUpkeep() {
-        clearInterval(upkeep)
-      })
-    }
 
     const hooks: HandlerHooks = {
       onInternalError(event, err) {
@@ -372,6 +363,10 @@ export default fp(
       const started = Date.now()
       // Answers waiting their turn would hold the drain: refused now (the client reconnects).
       for (const socket of io.of('/').sockets.values()) socket.data.answers?.close()
+      await gate.drain(options.drainTimeoutMs)
+      // What clients sent before the drain may still wait unread in the kernel's buffers, and
+      // Engine.IO drops what it reads once a connection is closing: read it now and refuse it.
+      await afterNextPoll()
       await gate.drain(options.drainTimeoutMs)
       deliverer.flush()
       // Every engine connection, including any still in their Socket.IO handshake.
