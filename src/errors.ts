@@ -26,6 +26,7 @@ export const errorTable: Record<HttpErrorCode, { status: number; message: string
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
   RATE_LIMITED: { status: 429, message: 'Too many messages; slow down' },
   TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many connections for this user' },
+  UNKNOWN_EVENT: { status: 400, message: 'No such event' },
   INTERNAL: { status: 500, message: 'Internal server error' },
   UNAVAILABLE: { status: 503, message: 'The service is unavailable; nothing was stored, retry later' }
 }

@@ -13,7 +13,8 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',
   UNAUTHORIZED: 'UNAUTHORIZED',
-  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS'
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  UNKNOWN_EVENT: 'UNKNOWN_EVENT'
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

@@ -189,8 +189,12 @@ export function createSocketHandlers(
 
   return function attach(socket: ChatSocket): void {
     for (const [event, r] of Object.entries(routes) as Array<[ClientEventName, Route]>) listen(socket, event, r)
-    socket.onAny((event: unknown) => {
-      if (typeof event !== 'string' || !known.has(event)) hooks.onUnknownEvent?.(String(event))
+    socket.onAny(function unknownEvent(event: unknown, ...args: unknown[]) {
+      if (typeof event === 'string' && known.has(event)) return
+      hooks.onUnknownEvent?.(String(event))
+      // Answered when the client waits for an answer, so its callback does not wait in vain.
+      const ack = args[args.length - 1]
+      if (typeof ack === 'function') ack({ ok: false, error: { code: 'UNKNOWN_EVENT', message: 'No such event' } })
     })
   }
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { client, collect, connect, guest, next, request, signIn, startApp, until } from '../helpers.js'
+import { client, collect, connect, guest, next, request, scrape, signIn, startApp, until } from '../helpers.js'
 
 const MAX = 2000
 
@@ -471,6 +471,25 @@ t.test('unknown events are ignored and the connection keeps working', async (t) 
   const joined = await request(alice.socket, 'room:join', { room })
   t.equal(joined.ok, true)
   t.same(errors, [])
+})
+
+t.test('an unknown event with a callback is answered UNKNOWN_EVENT, and counted', async (t) => {
+  const { url } = await startApp(t)
+  const alice = await guest(t, url, 'Alice')
+  const errors: unknown[] = []
+  alice.socket.on('chat:error', (e) => errors.push(e))
+  for (const event of ['admin:delete-everything', 'constructor', 'message:sendd']) {
+    t.same(
+      await request(alice.socket, event as never, { room }),
+      { ok: false, error: { code: 'UNKNOWN_EVENT', message: 'No such event' } },
+      `${event} is answered`
+    )
+  }
+  const noPayload = await (alice.socket.timeout(5000) as any).emitWithAck('nothing:here')
+  t.match(noPayload, { ok: false, error: { code: 'UNKNOWN_EVENT' } }, 'with no payload too')
+  t.equal((await request(alice.socket, 'room:join', { room })).ok, true, 'the connection keeps working')
+  t.same(errors, [], 'no chat:error besides the answers')
+  t.equal((await scrape(url)).get('chat_unknown_events_total'), 4, 'each is counted')
 })
 
 t.test('a frame over the size limit drops that connection only', async (t) => {
