@@ -492,6 +492,18 @@ t.test('an unknown event with a callback is answered UNKNOWN_EVENT, and counted'
   t.equal((await scrape(url)).get('chat_unknown_events_total'), 4, 'each is counted')
 })
 
+t.test('a client of Engine.IO protocol 3 (socket.io-client 2) is refused at the handshake', async (t) => {
+  const { url } = await startApp(t)
+  for (const query of ['EIO=3&transport=polling', 'transport=polling']) {
+    const res = await fetch(`${url}/socket.io/?${query}`)
+    t.equal(res.status, 400, query)
+    t.same(await res.json(), { code: 5, message: 'Unsupported protocol version' })
+  }
+  const current = await fetch(`${url}/socket.io/?EIO=4&transport=polling`)
+  t.equal(current.status, 200, 'Engine.IO 4 is taken')
+  await current.arrayBuffer()
+})
+
 t.test('a frame over the size limit drops that connection only', async (t) => {
   const { url, config } = await startApp(t)
   const alice = await guest(t, url, 'Alice')
