@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { HandlerHooks } from './chat/socket-handlers.js'
-import type { ChatStore } from './chat/store.js'
+import type { ChatStore } from './chat/store/parts.js'
 import type { Config } from './config.js'
 import { ChatError, errorReply, errorTable, type HttpErrorCode } from './errors.js'
 import authPlugin from './plugins/auth.js'
@@ -151,9 +151,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(storePlugin, {
     redisUrl: config.redisUrl,
     historyLimit: config.historyLimit,
-    store: options.store,
-    // Paced by no more than the coalescing window: a busy room's messages wait about as long anyway.
-    readPaceMs: Math.min(2, config.coalesceWindowMs)
+    store: options.store
   })
   await app.register(healthPlugin, { pingStore: () => app.store.ping() })
   await app.register(socketPlugin, {

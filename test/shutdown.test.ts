@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
 import { io } from 'socket.io-client'
-import { MemoryStore } from '../src/chat/memory-store.js'
-import type { AppendInput } from '../src/chat/store.js'
+import { MemoryStore } from '../src/chat/store/memory-store.js'
+import type { AppendInput } from '../src/chat/store/parts.js'
 import { type ClientSocket, client, connect, freePort, guest, request, signIn, startApp, until } from './helpers.js'
 import { serverEntry, startNode } from './processes.js'
 
@@ -11,10 +11,10 @@ t.test('a drain turns readiness off, refuses new sockets, answers in-flight even
   let release!: () => void
   const held = new Promise<void>((resolve) => (release = resolve))
   const store = new MemoryStore(100)
-  const append = store.append.bind(store)
+  const append = store.log.append.bind(store.log)
   let appending!: () => void
   const appendStarted = new Promise<void>((resolve) => (appending = resolve))
-  store.append = async (input: AppendInput) => {
+  store.log.append = async (input: AppendInput) => {
     appending()
     await held
     return append(input)

@@ -22,7 +22,7 @@ import { bufferedBytes, captureTrace, type Deliverer } from './delivery.js'
 import { DEFAULT_PAGE_SIZE } from './protocol.js'
 import { TokenBucket } from './rate-limiter.js'
 import { chatRoom, userRoom } from './socket-rooms.js'
-import type { ChatStore } from './store.js'
+import type { ChatStore, PresenceChange } from './store/parts.js'
 
 export interface SocketData {
   user: Member
@@ -55,10 +55,6 @@ export interface ChatServiceOptions {
 
 export class ChatService {
   private readonly connectionsByUser = new Map<string, number>()
-  /** Presence removals the store refused (Redis away); retried by `maintain`. */
-  private readonly unfinished = new Set<{ room: string; user: Member; socketId: string }>()
-  /** The store forgot this node's presence, and it is not yet all written again. */
-  private presenceLost = false
   private readonly maxRooms: number
 
   constructor(
@@ -68,6 +64,10 @@ export class ChatService {
     private readonly options: ChatServiceOptions
   ) {
     this.maxRooms = options.maxRoomsPerConnection ?? 100
+    // What presence upkeep found (a dead node's users left, this node's came back) is news too.
+    store.presence.onChange(({ room, user, status }: PresenceChange) => {
+      this.io.to(chatRoom(room)).emit('presence', { room, user, status })
+    })
   }
 
   /** Whether `user` may open one more connection on this node. */
@@ -119,28 +119,26 @@ export class ChatService {
     // Counted at once, so that an event sent right after the join is handled as in the room.
     const rejoin = rooms.has(room)
     rooms.add(room)
-    // A removal still queued from an outage must not undo this join.
-    for (const entry of this.unfinished) {
-      if (entry.room === room && entry.socketId === socket.id) this.unfinished.delete(entry)
-    }
     let turn = false
     // The rest in its turn (see AnswerQueue): a join refused for waiting too long has done no more.
     return socket.data.answers.run(async (fit) => {
       turn = true
       // Left while this join waited its turn: the leave, sent later, has the last word.
       if (!rooms.has(room)) throw new ChatError('NOT_IN_ROOM', `${room} was left before this join went through`)
-      // Join the broadcast before reading history, so nothing falls between the two: a message
-      // stored meanwhile arrives both ways and clients de-duplicate by seq.
+      // Join the broadcast and follow the room's feed before reading history, so nothing falls
+      // between the two: an entry stored meanwhile arrives both ways and clients de-duplicate by seq.
       try {
         await socket.join(chatRoom(room))
-        const first = await this.store.addPresence(room, user, socket.id)
+        await this.store.feed.follow(room)
+        const first = await this.store.presence.add(room, user, socket.id)
         if (first) socket.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })
       } catch (err) {
         if (!rejoin) {
           rooms.delete(room)
           await socket.leave(chatRoom(room))
-          // The store may have recorded the presence before failing to answer: clean up later.
-          this.unfinished.add({ room, user, socketId: socket.id })
+          // The store may have recorded the presence before failing to answer (a removal that
+          // fails too is kept and retried by presence upkeep).
+          this.forget(socket, room).catch(() => {})
         }
         throw err
       }
@@ -150,10 +148,10 @@ export class ChatService {
         throw new ChatError('UNAVAILABLE', 'The connection closed during the join')
       }
       const [members, history] = await Promise.all([
-        this.store.members(room),
+        this.store.presence.members(room),
         since === undefined
-          ? this.store.latest(room, DEFAULT_PAGE_SIZE).then((messages) => ({ messages, recovered: true }))
-          : this.store.since(room, since)
+          ? this.store.log.latest(room, DEFAULT_PAGE_SIZE).then((messages) => ({ messages, recovered: true }))
+          : this.store.log.since(room, since)
       ])
       // A catch-up too big for one answer: the newest that fit, and the client knows it is not whole.
       const messages = fit(history.messages, 'newest')
@@ -175,61 +173,8 @@ export class ChatService {
   }
 
   private async forget(socket: ChatSocket, room: string): Promise<void> {
-    await this.forgetSocket({ room, user: socket.data.user, socketId: socket.id })
-  }
-
-  private async forgetSocket(entry: { room: string; user: Member; socketId: string }): Promise<void> {
-    const { room, user, socketId } = entry
-    let last: boolean
-    try {
-      last = await this.store.removePresence(room, user.id, socketId)
-    } catch (err) {
-      // Keep it for later rather than leave a ghost member in the room.
-      this.unfinished.add(entry)
-      throw err
-    }
-    if (last) this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'left' })
-  }
-
-  /**
-   * Periodic upkeep: retries presence removals that failed, and announces the users who left
-   * with a node that died (the store tells who).
-   */
-  async maintain(): Promise<void> {
-    for (const entry of [...this.unfinished]) {
-      this.unfinished.delete(entry)
-      await this.forgetSocket(entry)
-    }
-    for (const { room, user } of await this.store.sweep()) {
-      this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'left' })
-    }
-    if (this.store.forgotten()) this.presenceLost = true
-    if (this.presenceLost) {
-      // Until it went through (Redis may go away again meanwhile); adding is idempotent.
-      await this.recordPresenceAgain()
-      this.presenceLost = false
-    }
-  }
-
-  /**
-   * Writes the presence of every socket of this node again, after the store forgot this node
-   * (other nodes swept it as dead while it was cut off): its users are back, and the rooms hear
-   * that they joined.
-   */
-  private async recordPresenceAgain(): Promise<void> {
-    for (const socket of this.io.of('/').sockets.values() as Iterable<ChatSocket>) {
-      const { user, rooms } = socket.data
-      for (const room of [...(rooms ?? [])]) {
-        const first = await this.store.addPresence(room, user, socket.id)
-        if (!socket.connected || !rooms.has(room)) {
-          // It left meanwhile, and its own removal may have run before this addition. (If this
-          // removal fails it is kept for the next upkeep, as any other.)
-          await this.forgetSocket({ room, user, socketId: socket.id })
-          continue
-        }
-        if (first) this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })
-      }
-    }
+    const { user } = socket.data
+    if (await this.store.presence.remove(room, user, socket.id)) this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'left' })
   }
 
   private requireJoined(socket: ChatSocket, room: string): void {
@@ -239,17 +184,15 @@ export class ChatService {
   async send(socket: ChatSocket, { room, text, clientId }: SendPayload): Promise<SendResult> {
     this.requireJoined(socket, room)
     const trace = captureTrace()
-    // A store that publishes (Redis) sends the message to every node, this one included, and
-    // it comes back through the stream: the sender's acknowledgement waits to leave with it.
-    const release = this.store.broadcasts ? this.deliverer.holdUntilPacket(room, socket.conn) : undefined
-    const { message, duplicate } = await this.store
+    // The message comes back through the room's feed: the acknowledgement waits to leave with it.
+    const release = this.deliverer.holdUntilPacket(room, socket.conn)
+    const { message, duplicate } = await this.store.log
       .append({ room, user: socket.data.user, text, clientId, ts: Date.now(), trace })
       .catch((err: unknown) => {
-        release?.()
+        release()
         throw err
       })
-    if (duplicate) release?.()
-    else if (!this.store.broadcasts) this.deliverer.deliver(message, trace, socket.conn)
+    if (duplicate) release()
     return { message }
   }
 
@@ -257,7 +200,7 @@ export class ChatService {
   async history(socket: ChatSocket, { room, before, after, limit }: HistoryPayload): Promise<HistoryResult> {
     this.requireJoined(socket, room)
     return socket.data.answers.run(async (fit) => {
-      const messages = await this.store.page(room, { before, after, limit: limit ?? DEFAULT_PAGE_SIZE })
+      const messages = await this.store.log.page(room, { before, after, limit: limit ?? DEFAULT_PAGE_SIZE })
       // Paging forward (`after`) keeps the oldest, so the next page follows on; otherwise the newest.
       return { messages: fit(messages, after !== undefined && before === undefined ? 'oldest' : 'newest') }
     })

@@ -1,32 +1,17 @@
-// Delivering chat messages to this node's sockets, in one place whether the message was sent
-// here (memory store) or arrived from the Redis stream (cluster): counted, traced into the
-// sender's trace, and coalesced. A message to a quiet room goes out at once as `message`. In a
+// Delivering a room's entries from its feed to this node's sockets, memory store or Redis:
+// counted, traced into the sender's trace, and coalesced. A message to a quiet room goes out at once as `message`. In a
 // busy room (another message within the last few windows) a message waits at most one window
 // for company, and what gathered goes together as one `messages` packet: one WebSocket frame
 // per socket instead of one per message. Every wait has company, so the CPU saved per
 // millisecond of added latency is about twice that of a fixed window after each send. A small
 // room never waits: a frame saved there is a few writes, less than the message's own cost.
 // The sender's own connection is held (corked) until its message's packet is written, so that
-// the acknowledgement and the packet leave in one write instead of two. In a cluster the
-// message comes back through the stream, so the hold lasts until the room's next packet here,
-// and never longer than HOLD_MAX_MS.
+// the acknowledgement and the packet leave in one write instead of two: the hold lasts until
+// the room's next packet here, and never longer than HOLD_MAX_MS.
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api'
 import type { Adapter } from 'socket.io-adapter'
 import * as wsModule from 'ws'
-import type { Message } from './protocol.js'
 import { chatRoom } from './socket-rooms.js'
-
-/**
- * A chat message as the Redis store writes it to the adapter's stream: its JSON as stored, its
- * room, and the send's W3C trace context as JSON ('' when nothing is traced). Nodes deliver the
- * JSON as it is, without parsing it.
- */
-export interface ChatStreamEntry {
-  nsp: string
-  room: string
-  chat: string
-  trace?: string
-}
 
 /** The active trace context as W3C headers, or undefined when nothing is being traced. */
 export function captureTrace(): Record<string, string> | undefined {
@@ -51,7 +36,7 @@ interface RoomState {
   soon: NodeJS.Immediate | undefined
   /** Senders' connections held until this packet is written (their acks wait with it). */
   held: Set<Corkable>
-  /** Lets go of `held` if no packet comes in time (cluster mode). */
+  /** Lets go of `held` if no packet comes in time. */
   holdTimer: NodeJS.Timeout | undefined
 }
 
@@ -69,7 +54,7 @@ export const QUIET_WINDOWS = 10
  */
 export const BURST = 3
 
-/** The longest a sender's connection is held for a packet that comes through the cluster. */
+/** The longest a sender's connection is held for its packet. */
 export const HOLD_MAX_MS = 50
 
 const NO_SPANS: never[] = []
@@ -96,8 +81,6 @@ export class Deliverer {
    * never stops sending still has its acknowledgements and packets out at every packet.
    */
   private readonly holds = new Map<Corkable, number>()
-  /** Whether messages come through the cluster's stream (holds are then let go a turn later). */
-  private cluster = false
   /** Each room's recipients on this node (by Socket.IO room), looked up once until the room's membership changes. */
   private readonly recipients = new Map<string, Recipient[]>()
 
@@ -116,33 +99,8 @@ export class Deliverer {
     }
   }
 
-  /**
-   * Takes over the chat messages that reach this node through the cluster adapter's stream
-   * (the Redis store writes them there): they are delivered here, not by the adapter.
-   */
-  interceptCluster(): void {
-    const target = this.adapter as unknown as { onRawMessage?: (raw: Partial<ChatStreamEntry>, offset: string) => unknown }
-    if (typeof target.onRawMessage !== 'function') throw new Error('the cluster adapter has no onRawMessage to take chat messages from')
-    const onRawMessage = target.onRawMessage.bind(this.adapter)
-    this.cluster = true
-    target.onRawMessage = (raw, offset) => {
-      if (raw.chat === undefined || raw.room === undefined || raw.nsp !== this.adapter.nsp.name) return onRawMessage(raw, offset)
-      this.deliverJson(raw.room, raw.chat, raw.trace ? (JSON.parse(raw.trace) as Record<string, string>) : undefined)
-    }
-  }
-
-  /**
-   * Sends `message` to this node's sockets in its room: now, or within one window. `sender`
-   * (the sending socket's Engine.IO connection) is held until then, so that the acknowledgement
-   * written meanwhile leaves together with the packet.
-   */
-  deliver(message: Message, carrier: Record<string, string> | undefined, sender?: unknown): void {
-    this.deliverJson(message.room, JSON.stringify(message), carrier, sender)
-  }
-
-  /** The same, for a message already in JSON. */
-  deliverJson(room: string, json: string, carrier: Record<string, string> | undefined, sender?: unknown): void {
-    const held = sender === undefined ? undefined : directSocketOf(sender)?._socket
+  /** Sends an entry (its JSON) to this node's sockets in its room: now, or within one window. */
+  deliverJson(room: string, json: string, carrier: Record<string, string> | undefined): void {
     const now = performance.now()
     const state = this.options.windowMs <= 0 ? undefined : this.rooms.get(room)
     if (state !== undefined) state.recent = state.recent * Math.exp((state.lastAt - now) / this.quietMs) + 1
@@ -150,9 +108,7 @@ export class Deliverer {
       state === undefined ||
       (state.timer === undefined && (now - state.lastAt >= this.quietMs || (this.adapter.rooms.get(chatRoom(room))?.size ?? 0) < this.minSockets))
     ) {
-      // Written at once; the sender's connection is held for the rest of this turn of the event
-      // loop, in which its acknowledgement is written.
-      if (held !== undefined) this.holdForTurn(held)
+      // Written at once; held senders are let go once this turn, which writes their acks, is over.
       this.write(room, [json], carrier === undefined ? NO_SPANS : [carrier])
       if (this.options.windowMs <= 0) return
       if (state === undefined) this.rooms.set(room, newRoomState(now, 1))
@@ -165,10 +121,12 @@ export class Deliverer {
     state.lastAt = now
     state.messages.push(json)
     if (carrier !== undefined) state.traces.push(carrier)
-    if (held !== undefined) this.holdFor(state, held)
     if (state.timer === undefined) {
       state.timer = setTimeout(() => this.send(room, state), this.options.windowMs)
       state.timer.unref()
+      // The packet is on its way: every sender held for the room goes with it.
+      clearTimeout(state.holdTimer)
+      state.holdTimer = undefined
     }
     if (state.soon === undefined && state.messages.length >= BURST * Math.max(1, state.recent / QUIET_WINDOWS)) {
       // At the end of the turn, so the acknowledgements written in it leave with the packet
@@ -179,14 +137,19 @@ export class Deliverer {
   }
 
   /**
-   * Cluster mode: holds the sender's connection until this node writes the room's next packet,
-   * which is normally the one that carries the message back from the stream, so that the
-   * acknowledgement written meanwhile leaves with it; at most HOLD_MAX_MS. Returns a release
-   * for when no packet will come (the send failed, or was a duplicate).
+   * Holds the sender's connection until this node writes the room's next packet, which is
+   * normally the one that carries the message back from the feed, so that the acknowledgement
+   * written meanwhile leaves with it; at most HOLD_MAX_MS. Returns a release for when no packet
+   * will come (the send failed, or was a duplicate).
    */
   holdUntilPacket(room: string, sender: unknown): () => void {
-    const socket = this.options.windowMs <= 0 ? undefined : directSocketOf(sender)?._socket
+    const socket = directSocketOf(sender)?._socket
     if (socket === undefined) return NO_RELEASE
+    if (this.options.windowMs <= 0) {
+      // No room state without coalescing: held for this turn, which writes the packet and the ack.
+      this.holdForTurn(socket)
+      return NO_RELEASE
+    }
     let state = this.rooms.get(room)
     if (state === undefined) {
       // A room that had no message lately is quiet, and stays so.
@@ -195,7 +158,8 @@ export class Deliverer {
     }
     this.holdFor(state, socket)
     const held = state
-    if (held.holdTimer === undefined) {
+    // A packet already waiting for its window lets the held go; otherwise at most HOLD_MAX_MS.
+    if (held.holdTimer === undefined && held.timer === undefined) {
       held.holdTimer = setTimeout(() => this.release(held), HOLD_MAX_MS)
       held.holdTimer.unref()
     }
@@ -205,20 +169,17 @@ export class Deliverer {
   }
 
   /**
-   * Lets go of the senders' connections held for a room's packet: `now`, or once this turn of
-   * the event loop is over, so that an acknowledgement that arrives in the same turn (in a
-   * cluster, the store's answer can come just after the stream's) still leaves with the packet.
+   * Lets go of the senders' connections held for a room's packet once this turn of the event
+   * loop is over, so that an acknowledgement that arrives in the same turn (in a cluster, the
+   * store's answer can come just after the feed's) still leaves with the packet.
    */
-  private release(state: RoomState, now = false): void {
+  private release(state: RoomState): void {
     if (state.holdTimer !== undefined) {
       clearTimeout(state.holdTimer)
       state.holdTimer = undefined
     }
     if (state.held.size === 0) return
-    for (const socket of state.held) {
-      if (now) this.unhold(socket)
-      else this.releaseAfterTurn(socket)
-    }
+    for (const socket of state.held) this.releaseAfterTurn(socket)
     state.held.clear()
   }
 
@@ -262,10 +223,9 @@ export class Deliverer {
   }
 
   /**
-   * Sends what waits in a room, as one packet, and lets go of the senders held for it. On a
-   * single node every held sender's acknowledgement was written in the turn of its send, so
-   * each is let go right as its own copy of the packet is written, in its place among the
-   * room's sockets, rather than after all of them.
+   * Sends what waits in a room, as one packet, and lets go of the senders held for it: each
+   * right as its own copy is written, in its place among the room's sockets; any not among them
+   * once this turn is over.
    */
   private send(room: string, state: RoomState): void {
     clearTimeout(state.timer)
@@ -275,8 +235,8 @@ export class Deliverer {
     const { messages, traces } = state
     state.messages = []
     state.traces = []
-    if (messages.length > 0) this.write(room, messages, traces, this.cluster ? undefined : state.held)
-    this.release(state, !this.cluster)
+    if (messages.length > 0) this.write(room, messages, traces, state.held)
+    this.release(state)
   }
 
   private forgetQuiet(): void {

@@ -18,3 +18,8 @@ export function userRoom(userId: string): string {
 export function isChatRoom(name: string): boolean {
   return name.startsWith('room:')
 }
+
+/** The chat room of a Socket.IO room that `isChatRoom`. */
+export function chatRoomName(name: string): string {
+  return name.slice('room:'.length)
+}

@@ -1,12 +1,13 @@
-// The chat store: memory for one node, Redis (with the Socket.IO Redis Streams adapter) when
-// REDIS_URL is set. Whatever this opens, its onClose closes.
+// The chat store: memory for one node, Redis when REDIS_URL is set, with the Socket.IO Redis
+// Streams adapter for what is not a room's entry (presence, typing, a user's sockets on every
+// node). Whatever this opens, its onClose closes.
 import { createAdapter } from '@socket.io/redis-streams-adapter'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
-import { MemoryStore } from '../chat/memory-store.js'
-import { RedisStore } from '../chat/redis-store.js'
-import type { ChatStore } from '../chat/store.js'
+import { MemoryStore } from '../chat/store/memory-store.js'
+import type { ChatStore } from '../chat/store/parts.js'
+import { RedisStore } from '../chat/store/redis-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,40 +24,9 @@ export interface StoreOptions {
   historyLimit: number
   /** A ready-made store (tests); REDIS_URL is then ignored. */
   store?: ChatStore
-  /**
-   * After a stream read that came back short, how long the next one waits so that a busy
-   * stream is read in batches (0: read again at once). Bounded by the coalescing window.
-   */
-  readPaceMs?: number
 }
-
-/** Entries one stream read asks for (the adapter's default). */
-const READ_COUNT = 100
 
 type XRead = (...args: unknown[]) => Promise<Array<[string, unknown[]]> | null>
-
-/**
- * Paces a stream reader's reads. The adapter reads again as soon as a read returns, so a busy
- * stream costs a round trip (and a wake-up of Redis and of this node) for every entry or two.
- * After a read that returned entries but fewer than it asked for, the next one waits `paceMs`:
- * the first message after a quiet spell is still read at once, and those that follow are read
- * together, at most `paceMs` later. 0 leaves the reader as it is.
- */
-export function paceReads(reader: Redis, paceMs: number): void {
-  if (paceMs <= 0) return
-  const xread = reader.xread.bind(reader) as XRead
-  let readAt = 0
-  let short = false
-  ;(reader as unknown as { xread: XRead }).xread = async (...args) => {
-    const wait = short ? paceMs - (performance.now() - readAt) : 0
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-    const result = await xread(...args)
-    readAt = performance.now()
-    const entries = result?.[0]?.[1].length ?? 0
-    short = entries > 0 && entries < READ_COUNT
-    return result
-  }
-}
 
 /**
  * Makes a stream reader read after a concrete entry id where it would read from `$`. The adapter
@@ -85,8 +55,10 @@ export function readAfterLastEntry(reader: Redis, stream: string): void {
   }
 }
 
-/** The stream every node reads its broadcasts from; the append script writes chat messages to it. */
+/** The adapter's stream: every node reads the others' broadcasts from it. */
 const STREAM = { name: 'chat:socket.io', maxLen: 100_000 }
+/** Entries one stream read asks for (the adapter's default). */
+const READ_COUNT = 100
 
 export default fp(
   async function storePlugin(fastify: FastifyInstance, options: StoreOptions) {
@@ -137,14 +109,23 @@ export default fp(
     })
     adapterClient.on('error', () => {})
 
-    const store = new RedisStore(client, {
+    // The feed's subscriptions come back by themselves after a reconnection (auto-resubscribe).
+    const subscriber = new Redis(options.redisUrl, {
+      connectionName: 'chat-feed',
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
+    })
+    subscriber.on('error', () => {})
+    const store = new RedisStore(client, subscriber, {
       historyLimit: options.historyLimit,
-      streamName: STREAM.name,
-      streamMaxLen: STREAM.maxLen,
       onError(err, operation) {
         // While Redis is known to be away, every refused operation would repeat the same news.
         const level = up ? 'warn' : 'debug'
         log[level]({ event: 'redis_failed', operation, err: { message: (err as Error).message } }, 'Redis operation failed')
+      },
+      onFeedLost(_room, count) {
+        log.warn({ event: 'feed_entries_lost', count }, 'entries trimmed from history before this node could deliver them')
       }
     })
     // Announce this node once connected, and again after every reconnection.
@@ -164,7 +145,6 @@ export default fp(
       const made = duplicate(...args)
       duplicates.push(made)
       readAfterLastEntry(made, STREAM.name)
-      paceReads(made, options.readPaceMs ?? 0)
       return made
     }) as Redis['duplicate']
     // A short blocking read, so the reader notices a close within a second.
@@ -180,6 +160,7 @@ export default fp(
     fastify.addHook('onClose', async function closeRedis() {
       await store.close()
       client.disconnect()
+      subscriber.disconnect()
       adapterClient.disconnect()
       for (const made of duplicates) made.disconnect()
     })

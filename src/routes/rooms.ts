@@ -16,7 +16,7 @@ export default async function roomRoutes(fastify: FastifyInstance) {
     '/api/rooms',
     { preHandler: requireUser, schema: { response: { 200: RoomsReply, '4xx': ErrorResponse } } },
     async function listRooms() {
-      return { rooms: await fastify.chat.store.rooms(ROOMS_LISTED) }
+      return { rooms: await fastify.chat.store.presence.rooms(ROOMS_LISTED) }
     }
   )
 }

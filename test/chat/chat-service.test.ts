@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { RedisStore } from '../../src/chat/redis-store.js'
+import { RedisStore } from '../../src/chat/store/redis-store.js'
 import { client, connect, guest, next, request, scrape, startApp, until, untilReady } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
 
@@ -17,25 +17,30 @@ t.test('a node that was swept as dead while it was alive records its users again
   // Another node's upkeep judges B dead (as after a partition of B from Redis longer than the
   // node timeout): its sockets' presence is removed and the room hears Bob left.
   const client = new Redis(redis.url)
-  t.teardown(() => client.disconnect())
-  const judge = new RedisStore(client, { historyLimit: 10, streamName: 'chat:socket.io', streamMaxLen: 10, heartbeatMs: 60_000, nodeTimeoutMs: 1 })
+  const subscriber = client.duplicate()
+  t.teardown(() => {
+    client.disconnect()
+    subscriber.disconnect()
+  })
+  const judge = new RedisStore(client, subscriber, { historyLimit: 10, heartbeatMs: 60_000, nodeTimeoutMs: 1, upkeepMs: 0 })
   judge.start()
   t.teardown(() => judge.close())
   await new Promise((r) => setTimeout(r, 20))
-  const swept = await judge.sweep()
+  const swept = await judge.presence.liveness.sweep()
   t.ok(swept.some((d) => d.room === 'lobby' && d.user.id === bob.user.id), 'Bob was swept with B')
   t.same((await request(watcher.socket, 'room:join', { room: 'lobby' })).members.map((m: { name: string }) => m.name), ['Watcher'])
 
   // B's next heartbeat finds it gone; its next upkeep writes Bob's presence again.
   const back = next(watcher.socket, 'presence')
-  ;(b.app.chat.store as RedisStore).start()
+  const bStore = b.app.chat.store as RedisStore
+  bStore.start()
   await new Promise((r) => setTimeout(r, 100))
-  await b.app.chat.maintain()
+  await bStore.presence.upkeep()
   t.same(await back, { room: 'lobby', user: bob.user, status: 'joined' }, 'the room hears Bob is back')
   const members = (await request(watcher.socket, 'room:join', { room: 'lobby' })).members.map((m: { name: string }) => m.name).sort()
   t.same(members, ['Bob', 'Watcher'], 'and lists him again')
-  await b.app.chat.maintain()
-  t.same((await a.app.chat.store.rooms(10)).find((r) => r.name === 'lobby')?.members, 2, 'once')
+  await bStore.presence.upkeep()
+  t.same((await a.app.chat.store.presence.rooms(10)).find((r) => r.name === 'lobby')?.members, 2, 'once')
 })
 
 t.test('while Redis is away typing is refused, not queued to arrive stale, and it works again after', async (t) => {
@@ -78,8 +83,8 @@ t.test('a node that has read nothing from the stream yet misses no message store
   const a = await startApp(t, env)
   const ann = await guest(t, a.url, 'Ann')
   await request(ann.socket, 'room:join', { room: 'q' })
-  // A second node, and Ann's second tab on it: she is a member already, so the join puts nothing
-  // in the stream, and this node's reader has read no entry yet.
+  // A second node, and Ann's second tab on it: she is a member already, so the join broadcasts
+  // nothing, and this node's feed has handed on no entry yet.
   const b = await startApp(t, env)
   const tab = await connect(client(t, b.url, ann.token))
   await request(tab, 'room:join', { room: 'q' })

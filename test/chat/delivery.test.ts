@@ -107,7 +107,7 @@ t.test("a direct write never overtakes packets still queued in Engine.IO for tha
   // complete, so the second one queues in its buffer; the message must come after both.
   io.to(id).emit('typing', { room: 'r', user, typing: true })
   io.to(id).emit('typing', { room: 'r', user, typing: false })
-  deliverer.deliver({ id: 'm1', room: 'r', seq: 1, user, text: 'hi', ts: Date.now() }, undefined)
+  send(deliverer, { id: 'm1', room: 'r', seq: 1, user, text: 'hi', ts: Date.now() })
   io.to(id).emit('typing', { room: 'r', user, typing: true })
   await until(() => order.length === 4, 5000, 'four packets')
   t.same(order, ['typing true', 'typing false', 'message 1', 'typing true'])
@@ -133,26 +133,32 @@ t.test('a quiet room gets its message at once; in a busy room a message waits fo
   const user = { id: 'u', name: 'U' }
   const message = (seq: number): Message => ({ id: `m${seq}`, room: 'r', seq, user, text: `${seq}`, ts: 0 })
 
-  deliverer.deliver(message(1), undefined)
+  send(deliverer, message(1))
   t.same(packets, [{ event: 'message', seqs: [1] }], 'the first message of a quiet room is written at once')
-  deliverer.deliver(message(2), undefined)
-  deliverer.deliver(message(3), undefined)
+  send(deliverer, message(2))
+  send(deliverer, message(3))
   t.equal(packets.length, 1, 'the ones right after it wait')
   await until(() => packets.length === 2, 5000, 'the batch')
   t.same(packets[1], { event: 'messages', seqs: [2, 3] }, 'and then go together, in order')
-  deliverer.deliver(message(4), undefined)
+  send(deliverer, message(4))
   t.equal(packets.length, 2, 'the room is still busy: the next one waits too')
   await until(() => packets.length === 3, 5000, 'a batch of one')
   t.same(packets[2], { event: 'message', seqs: [4] }, 'a batch of one goes as `message`')
   // Quiet for longer than QUIET_WINDOWS windows: the room is quiet again.
   await new Promise((resolve) => setTimeout(resolve, 20 * QUIET_WINDOWS + 50))
-  deliverer.deliver(message(5), undefined)
+  send(deliverer, message(5))
   t.same(packets[3], { event: 'message', seqs: [5] }, 'after a quiet spell a message goes at once again')
-  deliverer.deliver(message(6), undefined)
+  send(deliverer, message(6))
   deliverer.flush()
   t.same(packets[4], { event: 'message', seqs: [6] }, 'a flush (before a drain) sends what waits')
   t.equal(delivered, 12, 'every message counted once per socket')
 })
+
+/** What the chat service and the feed do for a send: hold the sender (if any), then deliver the entry. */
+function send(deliverer: Deliverer, message: Message, sender?: unknown): void {
+  if (sender !== undefined) deliverer.holdUntilPacket(message.room, sender)
+  deliverer.deliverJson(message.room, JSON.stringify(message), undefined)
+}
 
 /** A stand-in for Socket.IO's adapter: this node's sockets by id (a connection and its client), and its rooms. */
 function fakeAdapter<Extra extends object>(sockets: Record<string, { conn: unknown; client?: unknown }>, rooms: Record<string, string[]>, extra?: Extra) {
@@ -267,7 +273,7 @@ t.test('a held connection is let go after the packet, at once when no packet wil
   t.same(events, ['a cork', 'a uncork'], `no packet: let go after ${HOLD_MAX_MS} ms`)
 })
 
-t.test("on one node a held sender is let go as its own copy of the packet is written, not after the room's other sockets", async (t) => {
+t.test("a held sender is let go as its own copy of the packet is written, not after the room's other sockets", async (t) => {
   const events: string[] = []
   const conn = (name: string) => ({
     readyState: 'open',
@@ -283,9 +289,9 @@ t.test("on one node a held sender is let go as its own copy of the packet is wri
   t.teardown(() => deliverer.close())
   const message = (seq: number): Message => ({ id: `m${seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: `t${seq}`, ts: 0 })
 
-  deliverer.deliver(message(1), undefined)
+  send(deliverer, message(1), undefined)
   events.length = 0
-  deliverer.deliver(message(2), undefined, a)
+  send(deliverer, message(2), a)
   t.same(events, ['a cork'], 'the sender is held while its message waits')
   await new Promise((resolve) => setTimeout(resolve, 40))
   t.same(events, ['a cork', 'a frame', 'a uncork', 'b frame'], 'and let go right after its own frame')
@@ -304,13 +310,13 @@ t.test('a burst does not wait for the end of the window: what waits goes at the 
   const message = (seq: number): Message => ({ id: `m${seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: `t${seq}`, ts: 0 })
   const seqsOf = (frame: string) => [...frame.matchAll(/"seq":(\d+)/g)].map((m) => Number(m[1]))
 
-  deliverer.deliver(message(1), undefined)
+  send(deliverer, message(1))
   t.same(frames.map(seqsOf), [[1]], 'a quiet room: the first message goes at once')
-  for (let seq = 2; seq < 2 + BURST - 1; seq++) deliverer.deliver(message(seq), undefined)
+  for (let seq = 2; seq < 2 + BURST - 1; seq++) send(deliverer, message(seq))
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(frames.length, 1, `${BURST - 1} waiting messages are no burst: they wait for the window`)
-  deliverer.deliver(message(1 + BURST), undefined)
-  for (let seq = 2 + BURST; seq <= 20; seq++) deliverer.deliver(message(seq), undefined)
+  send(deliverer, message(1 + BURST))
+  for (let seq = 2 + BURST; seq <= 20; seq++) send(deliverer, message(seq))
   t.equal(frames.length, 1, 'nothing is written in the middle of the turn')
   await new Promise((resolve) => setImmediate(resolve))
   t.same(frames.map(seqsOf), [[1], Array.from({ length: 19 }, (_, i) => i + 2)], `${BURST} waiting messages are a burst: they and the rest of the turn's leave together at its end`)
@@ -332,52 +338,15 @@ t.test('a room busy all the time is no burst: as many messages as it usually get
   const message = (): Message => ({ id: `m${++seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: `t${seq}`, ts: 0 })
 
   // 300 messages lately: about 30 a window.
-  for (let i = 0; i < 300; i++) deliverer.deliver(message(), undefined)
+  for (let i = 0; i < 300; i++) send(deliverer, message())
   await new Promise((resolve) => setImmediate(resolve))
   frames.length = 0
   // Twice that in one turn is no burst for this room (three times would be).
-  for (let i = 0; i < 60; i++) deliverer.deliver(message(), undefined)
+  for (let i = 0; i < 60; i++) send(deliverer, message(), undefined)
   await new Promise((resolve) => setImmediate(resolve))
   t.same(frames, [], 'nothing goes at the end of the turn')
   await until(() => frames.length === 1, 5000, 'the window to end')
   t.equal(frames[0]!.length, 60, 'all of them go together when the window ends')
-})
-
-t.test('in a cluster a batch lets its held senders go only once the turn is over (the store may answer in it)', async (t) => {
-  const events: string[] = []
-  const a = {
-    readyState: 'open',
-    writeBuffer: [],
-    transport: {
-      name: 'websocket',
-      socket: {
-        readyState: 1,
-        _sender: {
-          sendFrame: () => {
-            events.push('a frame')
-            // Runs as soon as the batch's timer callback is over, before the turn ends.
-            queueMicrotask(() => events.push('after the batch'))
-          }
-        },
-        _socket: { cork: () => events.push('a cork'), uncork: () => events.push('a uncork') }
-      }
-    }
-  }
-  const adapter = fakeAdapter({ a: { conn: a } }, { r: ['a'] }, { onRawMessage: (() => {}) as (raw: unknown, offset: string) => unknown })
-  const windowMs = 20
-  const deliverer = new Deliverer(adapter as never, { windowMs, onDelivered: () => {} })
-  t.teardown(() => deliverer.close())
-  deliverer.interceptCluster()
-  const fromStream = (seq: number) =>
-    adapter.onRawMessage({ nsp: '/', room: 'r', chat: JSON.stringify({ id: `m${seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: 't', ts: 0 }) }, '0-0')
-
-  fromStream(1)
-  await new Promise((resolve) => setImmediate(resolve))
-  events.length = 0
-  deliverer.holdUntilPacket('r', a)
-  fromStream(2)
-  await until(() => events.includes('a uncork'), 5000, 'the batch')
-  t.same(events, ['a cork', 'a frame', 'after the batch', 'a uncork'])
 })
 
 t.test('a sender that never stops sending into a busy room still gets each packet as it is written', async (t) => {
@@ -400,15 +369,15 @@ t.test('a sender that never stops sending into a busy room still gets each packe
   t.teardown(() => deliverer.close())
   const message = (seq: number): Message => ({ id: `m${seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: `t${seq}`, ts: 0 })
 
-  deliverer.deliver(message(1), undefined, conn)
+  send(deliverer, message(1), conn)
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(written.length, 1, 'the first message went at once')
   for (let seq = 2; seq <= 6; seq++) {
-    deliverer.deliver(message(seq), undefined, conn)
+    send(deliverer, message(seq), conn)
     // The next send arrives in the same turn as the batch timer, before the end of that turn.
     await new Promise<void>((resolve) =>
       setTimeout(() => {
-        deliverer.deliver(message(seq * 10), undefined, conn)
+        send(deliverer, message(seq * 10), conn)
         resolve()
       }, 20)
     )

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { MemoryStore } from '../../src/chat/memory-store.js'
+import { MemoryStore } from '../../src/chat/store/memory-store.js'
 import { startApp, testConfig } from '../helpers.js'
 
 t.test('/healthz and /readyz answer once listening', async (t) => {

@@ -1,17 +1,16 @@
-// The store contract: every ChatStore (memory, Redis) must pass this same suite.
+// The message log's contract: the memory and the Redis log pass this same suite.
 import type { Test } from 'tap'
-import type { ChatStore } from '../../src/chat/store.js'
+import type { ChatStore, MessageLog } from '../../../src/chat/store/parts.js'
 
 const alice = { id: 'u-alice', name: 'Alice' }
 const bob = { id: 'u-bob', name: 'Bob' }
 
-export function storeContract(t: Test, make: (historyLimit: number) => Promise<ChatStore>): void {
-  async function fresh(t: Test, historyLimit = 10): Promise<ChatStore> {
-    const store = await make(historyLimit)
-    t.teardown(() => store.close())
-    return store
-  }
-  const send = (store: ChatStore, room: string, text: string, clientId?: string, user = alice) =>
+/** A fresh store with the given history limit, closed at the test's teardown. */
+export type MakeStore = (t: Test, historyLimit?: number) => Promise<ChatStore>
+
+export function logContract(t: Test, make: MakeStore): void {
+  const fresh = async (t: Test, historyLimit = 10): Promise<MessageLog> => (await make(t, historyLimit)).log
+  const send = (store: MessageLog, room: string, text: string, clientId?: string, user = alice) =>
     store.append({ room, user, text, clientId, ts: 1_700_000_000_000 })
 
   t.test('append numbers each room from 1 with no gaps, and ids are unique', async (t) => {
@@ -75,32 +74,5 @@ export function storeContract(t: Test, make: (historyLimit: number) => Promise<C
     await send(store, 'q', 'lone \ud800', 'c-lone', odd)
     for (let i = 0; i < 3; i++) await send(store, 'q', `m${i}`)
     t.equal((await send(store, 'q', 'lone \ud800', 'c-lone', odd)).duplicate, false, 'whatever the text and name')
-  })
-
-  t.test('presence counts a user once across sockets and lists rooms busiest first', async (t) => {
-    const store = await fresh(t)
-    t.equal(await store.addPresence('r', alice, 's1'), true, 'first socket')
-    t.equal(await store.addPresence('r', alice, 's2'), false, 'second tab')
-    t.equal(await store.addPresence('r', alice, 's2'), false, 'joining twice')
-    t.equal(await store.addPresence('r', bob, 's3'), true)
-    t.equal(await store.addPresence('q', bob, 's3'), true)
-    t.same((await store.members('r')).sort((a, b) => a.id.localeCompare(b.id)), [alice, bob])
-    t.same(await store.rooms(10), [{ name: 'r', members: 2 }, { name: 'q', members: 1 }])
-    t.same(await store.rooms(1), [{ name: 'r', members: 2 }], 'the busiest, up to the limit')
-    for (const room of ['d', 'c', 'b', 'a', 'B']) await store.addPresence(room, alice, 's1')
-    t.same(await store.rooms(4), [{ name: 'r', members: 2 }, { name: 'B', members: 1 }, { name: 'a', members: 1 }, { name: 'b', members: 1 }], 'ties at the cut go by name')
-    for (const room of ['d', 'c', 'b', 'a', 'B']) await store.removePresence(room, alice.id, 's1')
-    t.equal(await store.removePresence('r', alice.id, 's1'), false, 'one tab left')
-    t.equal(await store.removePresence('r', alice.id, 's1'), false, 'removing twice')
-    t.equal(await store.removePresence('r', alice.id, 's2'), true, 'last tab')
-    t.equal(await store.removePresence('r', 'nobody', 'sx'), false)
-    t.same(await store.members('r'), [bob])
-    await store.removePresence('q', bob.id, 's3')
-    t.same(await store.rooms(10), [{ name: 'r', members: 1 }])
-  })
-
-  t.test('ping answers while the store is up', async (t) => {
-    const store = await fresh(t)
-    await t.resolves(store.ping())
   })
 }

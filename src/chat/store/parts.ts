@@ -1,0 +1,154 @@
+// The store in parts, each behind an interface with a memory and a Redis implementation that
+// pass one contract suite: the message log, presence, the directory and the room feed. The chat
+// service never asks which implementation it has.
+import type { Member, Message } from '../protocol.js'
+
+export interface AppendInput {
+  room: string
+  user: Member
+  text: string
+  clientId?: string
+  ts: number
+  /** W3C trace context of the send, carried to every delivering node when tracing is on. */
+  trace?: Record<string, string>
+}
+
+export interface AppendResult {
+  message: Message
+  /** True when `clientId` was already used by this user in this room: nothing new was stored. */
+  duplicate: boolean
+}
+
+export interface SinceResult {
+  messages: Message[]
+  /** False when messages after `since` were already trimmed, or `since` is unknown to the room. */
+  recovered: boolean
+}
+
+export interface PageRange {
+  before?: number
+  after?: number
+  limit: number
+}
+
+/** A room's entries: numbered, kept, de-duplicated. Every append reaches the room's feed. */
+export interface MessageLog {
+  /**
+   * One atomic step: the room's next `seq`, the history append and trim, de-duplication of a
+   * retried `clientId` (per user and room, while the first message is kept), and the feed.
+   */
+  append(input: AppendInput): Promise<AppendResult>
+  /** The newest `limit` messages, in seq order. */
+  latest(room: string, limit: number): Promise<Message[]>
+  /** Every retained message with seq > `since`, in seq order. */
+  since(room: string, since: number): Promise<SinceResult>
+  /** Messages with after < seq < before, in seq order: the `limit` oldest when only `after` is
+   * given, otherwise the `limit` newest. */
+  page(room: string, range: PageRange): Promise<Message[]>
+}
+
+export interface RoomSummary {
+  name: string
+  members: number
+}
+
+/** The order of a room list: busiest first, then by name (by UTF-16 code unit, as Redis orders equal scores). */
+export function busiestFirst(a: RoomSummary, b: RoomSummary): number {
+  return b.members - a.members || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+}
+
+/** A presence change that upkeep found, rather than a join or leave on this node. */
+export interface PresenceChange {
+  room: string
+  user: Member
+  status: 'joined' | 'left'
+}
+
+/**
+ * Who has a socket in which room, across nodes: a user counts once however many sockets. The
+ * part owns its upkeep (a cluster's heartbeats, dead nodes' sweeps, removals that failed while
+ * the store was away, recording this node again after the store forgot it) and tells what
+ * that changed through `onChange`.
+ */
+export interface Presence {
+  /** Counts a socket of `user` in `room`; true when it is the user's first there. */
+  add(room: string, user: Member, socketId: string): Promise<boolean>
+  /**
+   * Forgets a socket of `user` in `room`; true when it was the user's last there. When the store
+   * cannot be reached the removal is kept and retried by upkeep (told through `onChange`).
+   */
+  remove(room: string, user: Member, socketId: string): Promise<boolean>
+  members(room: string): Promise<Member[]>
+  /** The `limit` busiest rooms with members, busiest first (ties by name). */
+  rooms(limit: number): Promise<RoomSummary[]>
+  onChange(listener: (change: PresenceChange) => void): void
+}
+
+export type RoomKind = 'public' | 'private' | 'direct'
+export type Role = 'owner' | 'moderator' | 'member'
+
+export interface RoomRecord {
+  name: string
+  kind: RoomKind
+  title: string
+  createdAt: number
+}
+
+export interface Membership {
+  room: string
+  userId: string
+  role: Role
+  since: number
+}
+
+/** Rooms and memberships: what a room is, and who belongs to it with which role. */
+export interface Directory {
+  room(name: string): Promise<RoomRecord | undefined>
+  /** Records a new room; false (and nothing changed) when the name is taken. */
+  createRoom(record: RoomRecord): Promise<boolean>
+  membership(room: string, userId: string): Promise<Membership | undefined>
+  /** Adds a member or changes the role of one. */
+  setMembership(membership: Membership): Promise<void>
+  /** Ends a membership; false when there was none. */
+  removeMembership(room: string, userId: string): Promise<boolean>
+  /** The user's memberships, any order. */
+  memberships(userId: string): Promise<Membership[]>
+  /** The room's memberships, any order. */
+  roomMembers(room: string): Promise<Membership[]>
+}
+
+/** One of a room's entries as the feed carries it: its JSON as stored, delivered without parsing. */
+export interface FeedEntry {
+  room: string
+  seq: number
+  json: string
+  trace: Record<string, string> | undefined
+}
+
+/**
+ * Each room's entries in seq order, each once, for the rooms this node follows: what delivery,
+ * and later webhooks and read state, read. A gap (a node paused, a subscription lost) is filled
+ * from the log before the feed goes on.
+ */
+export interface RoomFeed {
+  onEntry(listener: (entry: FeedEntry) => void): void
+  /** Resolves once every entry appended from now on will arrive here. */
+  follow(room: string): Promise<void>
+  unfollow(room: string): void
+}
+
+/** The parts together, and the health of what holds them. */
+export interface ChatStore {
+  readonly log: MessageLog
+  readonly presence: Presence
+  readonly directory: Directory
+  readonly feed: RoomFeed
+  /**
+   * Whether the store seems to answer right now (connected, and its last command went through),
+   * without asking it: for what is not worth queueing while it is away (typing).
+   */
+  readonly available: boolean
+  /** Resolves when the store can serve; rejects when it cannot (readiness). */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

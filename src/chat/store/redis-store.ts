@@ -1,0 +1,65 @@
+// The cluster store: every part in Redis, so any number of nodes serve one chat. The parts share
+// one command connection and know, together, whether Redis answers; the feed has a subscriber
+// connection of its own.
+import type { Redis } from 'ioredis'
+import type { ChatStore } from './parts.js'
+import { RedisCalls } from './redis-calls.js'
+import { RedisDirectory } from './redis-directory.js'
+import { RedisFeed } from './redis-feed.js'
+import { RedisLog } from './redis-log.js'
+import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js'
+
+export interface RedisStoreOptions extends RedisPresenceOptions {
+  historyLimit: number
+  /** How long a room's history outlives its last message (default 30 days). */
+  roomTtlSeconds?: number
+  /** Called when an operation fails because Redis cannot be reached. */
+  onError?: (err: unknown, operation: string) => void
+  /** Told when a gap in a room's feed could not be filled from history (trimmed meanwhile). */
+  onFeedLost?: (room: string, count: number) => void
+}
+
+export class RedisStore implements ChatStore {
+  readonly log: RedisLog
+  readonly presence: RedisPresence
+  readonly directory: RedisDirectory
+  readonly feed: RedisFeed
+  private readonly calls: RedisCalls
+
+  /**
+   * @param redis the command connection
+   * @param subscriber a connection for the feed alone (subscribing takes it over)
+   */
+  constructor(redis: Redis, subscriber: Redis, options: RedisStoreOptions) {
+    this.calls = new RedisCalls(redis, options.onError)
+    this.log = new RedisLog(this.calls, options)
+    this.presence = new RedisPresence(this.calls, options)
+    this.directory = new RedisDirectory(this.calls)
+    this.feed = new RedisFeed(subscriber, this.log, { onError: options.onError, onLost: options.onFeedLost })
+  }
+
+  /** Announces this node once connected, and again after every reconnection. */
+  start(): void {
+    this.presence.start()
+  }
+
+  get available(): boolean {
+    return this.calls.available
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.calls.redis.ping()
+    } catch (err) {
+      this.calls.failed(err, 'ping', true)
+      throw err
+    }
+    // Readiness asks often: typing need not wait for the next heartbeat after an outage.
+    this.calls.succeeded()
+  }
+
+  async close(): Promise<void> {
+    this.feed.close()
+    await this.presence.close()
+  }
+}

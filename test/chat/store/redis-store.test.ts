@@ -1,0 +1,125 @@
+// The Redis store against a real redis-server: every part's contract, the feed's gap filling,
+// and a room's keys under one hash tag.
+import { Redis } from 'ioredis'
+import t, { type Test } from 'tap'
+import type { FeedEntry } from '../../../src/chat/store/parts.js'
+import { RedisStore } from '../../../src/chat/store/redis-store.js'
+import { until } from '../../helpers.js'
+import { startRedis } from '../../redis-server.js'
+import { directoryContract } from './directory-contract.js'
+import { feedContract } from './feed-contract.js'
+import { logContract, type MakeStore } from './log-contract.js'
+import { presenceContract } from './presence-contract.js'
+
+const redis = await startRedis(t)
+const ann = { id: 'ann', name: 'Ann' }
+
+if (redis !== undefined) {
+  let db = 0
+  /** A store (a node) on its own database, or on `shared`'s when given; closed at teardown. */
+  const open = async (t: Test, historyLimit = 10, onDb?: number) => {
+    const client = new Redis(redis.url, { db: onDb ?? db++ % 12, enableOfflineQueue: true })
+    const subscriber = client.duplicate()
+    if (onDb === undefined) await client.flushdb()
+    const store = new RedisStore(client, subscriber, { historyLimit, upkeepMs: 0 })
+    t.teardown(async () => {
+      await store.close()
+      client.disconnect()
+      subscriber.disconnect()
+    })
+    await until(() => subscriber.status === 'ready', 5000, 'the feed connection')
+    return { store, client, subscriber }
+  }
+  const make: MakeStore = async (t, historyLimit) => (await open(t, historyLimit)).store
+  logContract(t, make)
+  presenceContract(t, make)
+  directoryContract(t, make)
+  feedContract(t, make)
+
+  /** Two nodes on one database: `reader` follows room r and collects what its feed hands on. */
+  async function twoNodes(t: Test) {
+    const writer = await open(t, 100)
+    const reader = await open(t, 100, db - 1)
+    const got: FeedEntry[] = []
+    reader.store.feed.onEntry((entry) => got.push(entry))
+    await reader.store.feed.follow('r')
+    const send = (text: string) => writer.store.log.append({ room: 'r', user: ann, text, ts: 1 })
+    return { writer, reader, got, send, seqs: () => got.map((e) => e.seq) }
+  }
+
+  t.test("a gap in a room's feed is filled from the log before the feed goes on", async (t) => {
+    const { reader, got, send, seqs } = await twoNodes(t)
+    await send('one')
+    await until(() => got.length === 1, 5000, 'seq 1')
+    // The reader's subscription is lost for a while behind the feed's back (as a node paused
+    // past what Redis buffers for it would be): 2 and 3 never reach it.
+    await reader.subscriber.sunsubscribe('chat:{r}:feed')
+    await send('two')
+    await send('three')
+    await reader.subscriber.ssubscribe('chat:{r}:feed')
+    await send('four')
+    await until(() => got.length === 4, 5000, 'four entries')
+    t.same(seqs(), [1, 2, 3, 4], 'every seq once, in order')
+    t.same(got.map((e) => JSON.parse(e.json).text), ['one', 'two', 'three', 'four'])
+  })
+
+  t.test('after its connection comes back the feed reads what it missed, with nothing more sent', async (t) => {
+    const { reader, got, send, seqs } = await twoNodes(t)
+    await send('one')
+    await until(() => got.length === 1, 5000, 'seq 1')
+    reader.subscriber.disconnect(true)
+    await send('two')
+    await send('three')
+    await until(() => got.length === 3, 10_000, 'the missed entries')
+    t.same(seqs(), [1, 2, 3])
+    await send('four')
+    await until(() => got.length === 4, 5000, 'and the next')
+    t.same(seqs(), [1, 2, 3, 4])
+  })
+
+  t.test('a room no longer followed hands nothing on; following again anchors at its last seq', async (t) => {
+    const { reader, got, send, seqs } = await twoNodes(t)
+    await send('one')
+    await until(() => got.length === 1, 5000, 'seq 1')
+    reader.store.feed.unfollow('r')
+    await send('two')
+    await reader.store.feed.follow('r')
+    await send('three')
+    await until(() => got.length === 2, 5000, 'seq 3')
+    t.same(seqs(), [1, 3], 'seq 2 came while nobody here was in the room (their join reads it from history)')
+  })
+
+  t.test('following a room while the feed connection is away is refused UNAVAILABLE', async (t) => {
+    const { store, subscriber } = await open(t)
+    subscriber.disconnect()
+    await t.rejects(store.feed.follow('q'), { code: 'UNAVAILABLE' })
+  })
+
+  t.test("every key of a room shares the room's hash tag, and expires a while after its last message", async (t) => {
+    const client = new Redis(redis.url, { db: 13 })
+    const subscriber = client.duplicate()
+    t.teardown(() => {
+      client.disconnect()
+      subscriber.disconnect()
+    })
+    await client.flushdb()
+    const store = new RedisStore(client, subscriber, { historyLimit: 10, roomTtlSeconds: 3600, upkeepMs: 0 })
+    await store.log.append({ room: 'r', user: ann, text: 'x', ts: 1, clientId: 'c' })
+    await store.presence.add('r', ann, 's1')
+    await store.directory.createRoom({ name: 'r', kind: 'public', title: 'r', createdAt: 1 })
+    await store.directory.setMembership({ room: 'r', userId: 'ann', role: 'member', since: 1 })
+    const keys = (await client.keys('*')).sort()
+    const roomKeys = keys.filter((key) => key.includes('{r}'))
+    t.same(
+      keys.filter((key) => !key.includes('{r}')).sort(),
+      ['chat:node:' + store.presence.liveness.nodeId + ':sockets', 'chat:rooms', 'chat:user:{ann}:rooms'].sort(),
+      'besides the cluster-wide and per-user keys, every key is the room tag'
+    )
+    t.ok(roomKeys.every((key) => key.startsWith('chat:{r}:')), roomKeys.join(' '))
+    for (const key of ['chat:{r}:seq', 'chat:{r}:log', 'chat:{r}:dedup', 'chat:{r}:dedup-seq']) {
+      const ttl = await client.ttl(key)
+      t.ok(ttl > 3500 && ttl <= 3600, `${key} expires in an hour (${ttl} s)`)
+    }
+    await store.close()
+  })
+}
