@@ -33,8 +33,7 @@ t.test('a node paused past what Redis buffers for its feed still gives its membe
   })
   for (const m of members) await request(m.socket, 'room:join', { room: 'r' })
   const feedConnections = async () =>
-    (await admin.client('LIST'))
-      .toString()
+    String(await admin.client('LIST'))
       .split('\n')
       .filter((line) => line.includes('name=chat-feed') && line.includes('ssub=1'))
       .map((line) => /\bid=(\d+)/.exec(line)?.[1])
