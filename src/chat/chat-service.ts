@@ -18,7 +18,9 @@ import type {
   TypingPayload
 } from './protocol.js'
 import { AnswerQueue } from './answers.js'
-import { bufferedBytes, captureTrace, type Deliverer } from './delivery.js'
+import type { Deliverer } from './delivery/coalescer.js'
+import { bufferedBytes } from './delivery/engine-internals.js'
+import { captureTrace } from './delivery/room-writer.js'
 import { DEFAULT_PAGE_SIZE } from './protocol.js'
 import { TokenBucket } from './rate-limiter.js'
 import { chatRoom, userRoom } from './socket-rooms.js'

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import t from 'tap'
 import { captureLogs, collect, guest, next, request, scrape, startApp, until } from '../helpers.js'
-import { BURST, Deliverer, HOLD_MAX_MS, QUIET_WINDOWS } from '../../src/chat/delivery.js'
+import { BURST, Deliverer, HOLD_MAX_MS, QUIET_WINDOWS } from '../../src/chat/delivery/coalescer.js'
 import type { Message } from '../../src/chat/protocol.js'
 import { chatRoom } from '../../src/chat/socket-rooms.js'
 import { startRedis } from '../redis-server.js'
