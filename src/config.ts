@@ -36,6 +36,8 @@ export interface Config {
   maxBufferedBytes: number
   metricsToken: string | undefined
   shutdownGraceMs: number
+  /** Derived: the longest each of the drain's two waits (answers, then closes) may take. */
+  drainTimeoutMs: number
   /** The longest a request may take to arrive whole (headers and body); then 408. */
   requestTimeoutMs: number
 }
@@ -163,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes long (HS256 needs a strong secret)')
   }
   const maxMessageLength = int(env, 'MAX_MESSAGE_LENGTH', 2000, 1, 100_000)
+  const shutdownGraceMs = int(env, 'SHUTDOWN_GRACE_MS', 10_000, 100, 600_000)
   return {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: read(env, 'HOST') ?? '0.0.0.0',
@@ -193,7 +196,10 @@ export function loadConfig(env: Env = process.env): Config {
     coalesceMinSockets: int(env, 'COALESCE_MIN_SOCKETS', 32, 1, 1_000_000),
     maxBufferedBytes: int(env, 'MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     metricsToken: read(env, 'METRICS_TOKEN'),
-    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 100, 600_000),
+    shutdownGraceMs,
+    // The drain waits twice (answers, then closing connections), each at most 40% of the grace
+    // period, which leaves a fifth of it for closing the rest and exiting.
+    drainTimeoutMs: Math.floor(shutdownGraceMs * 0.4),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000)
   }
 }

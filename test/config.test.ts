@@ -23,6 +23,7 @@ t.test('defaults follow the contract', async (t) => {
     maxConnectionsPerAddress: 1000,
     metricsToken: undefined,
     shutdownGraceMs: 10000,
+    drainTimeoutMs: 4000,
     requestTimeoutMs: 30000
   })
   t.ok(config.jwtSecret.length >= 32, 'a random secret when JWT_SECRET is unset')
@@ -79,6 +80,7 @@ t.test('values are read and typed', async (t) => {
     maxBufferedBytes: 1048576,
     metricsToken: 'scrape',
     shutdownGraceMs: 2500,
+    drainTimeoutMs: 1000,
     requestTimeoutMs: 30000
   })
   t.equal(loadConfig({ MESSAGE_RATE_PER_SEC: '0' }).messageRatePerSec, 0, '0 turns the limit off')

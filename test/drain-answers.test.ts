@@ -33,7 +33,7 @@ function unsentBytes(port: number): number | undefined {
 }
 
 t.test('sends that reached the node before its drain began are all answered, ok or UNAVAILABLE', async (t) => {
-  if (process.platform !== 'linux') return t.skip('reads /proc/net/tcp')
+  if (process.platform !== 'linux') return t.plan(0, 'reads /proc/net/tcp')
   const dir = mkdtempSync(join(tmpdir(), 'drain-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const fifo = join(dir, 'hold')

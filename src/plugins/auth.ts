@@ -4,6 +4,7 @@ import { createSigner, createVerifier } from 'fast-jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Member } from '../chat/protocol.js'
+import type { Config } from '../config.js'
 import { ChatError } from '../errors.js'
 
 export interface IssuedToken {
@@ -27,8 +28,7 @@ declare module 'fastify' {
 }
 
 export interface AuthOptions {
-  secret: string
-  ttlSeconds: number
+  config: Pick<Config, 'jwtSecret' | 'tokenTtlSeconds'>
 }
 
 const MAX_CLAIM_LENGTH = 256
@@ -49,10 +49,10 @@ export function bearer(request: FastifyRequest): string | undefined {
 }
 
 export default fp(
-  async function authPlugin(fastify: FastifyInstance, options: AuthOptions) {
-    const sign = createSigner({ key: options.secret, algorithm: 'HS256', expiresIn: options.ttlSeconds * 1000 })
+  async function authPlugin(fastify: FastifyInstance, { config }: AuthOptions) {
+    const sign = createSigner({ key: config.jwtSecret, algorithm: 'HS256', expiresIn: config.tokenTtlSeconds * 1000 })
     const check = createVerifier({
-      key: options.secret,
+      key: config.jwtSecret,
       algorithms: ['HS256'],
       requiredClaims: ['sub', 'name', 'exp']
     })

@@ -3,6 +3,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
 import { ChatError } from '../errors.js'
 import { type ChatMetrics, CONTENT_TYPE, createMetrics, render } from '../metrics.js'
 import { bearer } from './auth.js'
@@ -13,9 +14,9 @@ declare module 'fastify' {
   }
 }
 
+/** With REDIS_URL, chat_redis_up is kept; with METRICS_TOKEN, a scrape needs it as a Bearer token. */
 export interface MetricsOptions {
-  token: string | undefined
-  redis: boolean
+  config: Pick<Config, 'metricsToken' | 'redisUrl'>
 }
 
 function sameSecret(given: string | undefined, expected: string): boolean {
@@ -26,8 +27,8 @@ function sameSecret(given: string | undefined, expected: string): boolean {
 }
 
 export default fp(
-  async function metricsPlugin(fastify: FastifyInstance, options: MetricsOptions) {
-    const metrics = createMetrics({ redis: options.redis })
+  async function metricsPlugin(fastify: FastifyInstance, { config }: MetricsOptions) {
+    const metrics = createMetrics({ redis: config.redisUrl !== undefined })
     fastify.decorate('metrics', metrics)
 
     fastify.addHook('onResponse', async function observeRequest(request: FastifyRequest, reply: FastifyReply) {
@@ -40,7 +41,7 @@ export default fp(
     })
 
     fastify.get('/metrics', { logLevel: 'warn' }, async function scrape(request, reply) {
-      if (options.token !== undefined && !sameSecret(bearer(request), options.token)) {
+      if (config.metricsToken !== undefined && !sameSecret(bearer(request), config.metricsToken)) {
         throw new ChatError('UNAUTHORIZED', 'A valid metrics token is required')
       }
       const openMetrics = /application\/openmetrics-text/.test(request.headers.accept ?? '')

@@ -4,13 +4,14 @@ import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
 
 export interface SecurityOptions {
-  corsOrigins: string[] | undefined
+  config: Pick<Config, 'corsOrigins'>
 }
 
 export default fp(
-  async function securityPlugin(fastify: FastifyInstance, options: SecurityOptions) {
+  async function securityPlugin(fastify: FastifyInstance, { config }: SecurityOptions) {
     await fastify.register(helmet, {
       contentSecurityPolicy: {
         directives: {
@@ -26,8 +27,8 @@ export default fp(
         }
       }
     })
-    if (options.corsOrigins !== undefined) {
-      await fastify.register(cors, { origin: options.corsOrigins, methods: ['GET', 'POST'] })
+    if (config.corsOrigins !== undefined) {
+      await fastify.register(cors, { origin: config.corsOrigins, methods: ['GET', 'POST'] })
     }
   },
   { name: 'security' }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import Type from 'typebox'
 import { addressKey } from '../client-address.js'
+import type { Config } from '../config.js'
 import { ChatError } from '../errors.js'
 import { ErrorResponse } from './schemas.js'
 
@@ -36,10 +37,8 @@ export function checkName(raw: string): string {
 }
 
 export interface SessionRouteOptions {
-  guestSessions: boolean
-  /** Sign-ins per minute from one client address (0: no limit). */
-  ratePerMin: number
-  /** In cluster mode, where the count is kept, so that it holds across nodes. */
+  config: Pick<Config, 'guestSessions' | 'sessionRatePerMin'>
+  /** In cluster mode, where the sign-in count is kept, so that it holds across nodes. */
   redis?: Redis
 }
 
@@ -60,10 +59,10 @@ export default async function sessionRoutes(fastify: FastifyInstance, options: S
     '/api/session',
     {
       schema: { body: SessionBody, response: { 201: SessionReply, '4xx': ErrorResponse } },
-      config: options.ratePerMin > 0 ? { rateLimit: { max: options.ratePerMin, timeWindow: 60_000 } } : {}
+      config: options.config.sessionRatePerMin > 0 ? { rateLimit: { max: options.config.sessionRatePerMin, timeWindow: 60_000 } } : {}
     },
     async function createSession(request, reply) {
-      if (!options.guestSessions) throw new ChatError('NOT_FOUND', 'Guest sessions are turned off')
+      if (!options.config.guestSessions) throw new ChatError('NOT_FOUND', 'Guest sessions are turned off')
       const user = { id: randomUUID(), name: checkName(request.body.name) }
       const { token, expiresAt } = fastify.tokens.issue(user)
       return reply.code(201).send({ token, user, expiresAt })
