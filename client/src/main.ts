@@ -1,21 +1,23 @@
 // The web client: guest sign-in, rooms with unread counts, history on scroll, optimistic sends
 // that survive rate limits and reconnects, presence and typing. Payload and event types are
 // the server's own (src/chat/protocol.ts).
-import { io, type Socket } from 'socket.io-client'
+import { io } from 'socket.io-client'
 import { DEFAULT_PAGE_SIZE, hasVisibleText, isRoomName, MAX_PAGE_SIZE } from '../../src/chat/limits.js'
-import type { ClientToServerEvents, ErrorBody, Message, ServerToClientEvents } from '../../src/chat/protocol.js'
+import type { Message } from '../../src/chat/protocol.js'
+import { type ChatSocket, request } from './request.js'
+import { ROOM_RETRY, SEND_RETRY } from './retry.js'
 import { type Pending, RoomState } from './room-state.js'
 import {
   fetchRooms,
   forgetRoom,
   forgetSession,
-  preferPolling,
   POLLING_FIRST,
+  preferPolling,
   preferWebSocket,
   rememberActive,
   rememberRoom,
-  type Session,
   SESSION_KEY,
+  type Session,
   savedRooms,
   savedSession,
   signIn,
@@ -32,13 +34,10 @@ import {
   renderRooms
 } from './view.js'
 
-type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>
-
 const HISTORY_LOST = "The server lost this room's earlier history; here is what it has now."
 const TYPING_SENT_EVERY_MS = 2000
 const TYPING_IDLE_MS = 3000
 const TYPING_SHOWN_MS = 6000
-const ACK_TIMEOUT_MS = 10_000
 
 let session: Session | undefined
 let socket: ChatSocket | undefined
@@ -95,24 +94,10 @@ async function joinRoom(name: string): Promise<boolean> {
   return true
 }
 
-/** The longest a refused join or gap fill waits before it is tried again (the wait doubles from 1 s). */
-const RETRY_MAX_MS = 30_000
-
-/**
- * Runs `again` later if a refusal is worth trying again (too many requests at once, or the
- * store away for a moment): when allowed, or after a wait that doubles with each attempt;
- * both jittered, so that many refused at once do not come back at once. Returns the timer.
- */
-function retryLater(error: ErrorBody, attempt: number, again: () => void): ReturnType<typeof setTimeout> | undefined {
-  if (error.code !== 'RATE_LIMITED' && error.code !== 'UNAVAILABLE') return undefined
-  const wait = error.code === 'RATE_LIMITED' ? (error.retryAfterMs ?? 1000) : Math.min(RETRY_MAX_MS, 1000 * 2 ** Math.min(attempt, 5))
-  return setTimeout(again, wait * (0.75 + Math.random() / 2) + (error.code === 'RATE_LIMITED' ? wait / 4 : 0))
-}
-
-/** Each room's pending retry of a refused join: never more than one per room. */
-const joinRetries = new Map<RoomState, ReturnType<typeof setTimeout>>()
+/** Each room's join under way (asked, or waiting to ask again): a new one replaces it. */
+const joins = new Map<RoomState, AbortController>()
 /** Rooms with a gap fill under way (asked, or waiting to ask again): one at a time. */
-const filling = new Set<RoomState>()
+const filling = new Map<RoomState, AbortController>()
 /** The room a shown join error is about, if it came from a refused join. */
 let joinErrorRoom: string | undefined
 
@@ -121,68 +106,75 @@ function showJoinError(text: string | undefined, room?: string): void {
   joinErrorRoom = room
 }
 
-async function sendJoin(room: RoomState, attempt = 0): Promise<void> {
+/** Ends what is under way for a room that is no longer ours. */
+function cancelRoom(room: RoomState): void {
+  joins.get(room)?.abort()
+  filling.get(room)?.abort()
+  sends.get(room)?.controller.abort()
+}
+
+async function sendJoin(room: RoomState): Promise<void> {
   if (socket === undefined) return
-  clearTimeout(joinRetries.get(room))
-  joinRetries.delete(room)
+  joins.get(room)?.abort()
+  const controller = new AbortController()
+  joins.set(room, controller)
   // Asked from one before the last seq held, so that the answer brings that one again to
   // compare (RoomState.rejoined).
   const last = room.messages.size > 0 ? room.lastSeq() : undefined
   const since = last === undefined ? undefined : last - 1
-  const answer = await socket
-    .timeout(ACK_TIMEOUT_MS)
-    .emitWithAck('room:join', since === undefined ? { room: room.name } : { room: room.name, since })
-    .catch(() => undefined)
-  // Left meanwhile (its leave went after this join): nothing to do with the answer.
-  if (rooms.get(room.name) !== room) return
   // Too many joins at once (a reconnect with very many rooms), the store away, or no answer in
   // time from a connection still open (a stalled server): again later. Disconnected meanwhile:
-  // the next connect rejoins.
-  const again = (error: ErrorBody) => {
-    const retry = retryLater(error, attempt, () => {
-      joinRetries.delete(room)
-      if (rooms.get(room.name) === room && !room.joined && socket?.connected === true) void sendJoin(room, attempt + 1)
-    })
-    clearTimeout(joinRetries.get(room))
-    if (retry === undefined) joinRetries.delete(room)
-    else joinRetries.set(room, retry)
-  }
-  if (answer === undefined) {
-    if (socket?.connected === true && rooms.get(room.name) === room && !room.joined) again({ code: 'UNAVAILABLE', message: 'No answer' })
-    return
-  }
-  if (!answer.ok) {
-    showJoinError(describeError(answer.error, 'join'), room.name)
-    if (answer.error.code === 'INVALID_PAYLOAD' && !room.joined && room.messages.size === 0 && room.pending.size === 0) {
-      // Refused as it is (a connection's rooms are bounded): it is no room of ours.
-      dropRoom(room.name)
-      return
+  // the next connect rejoins. Left meanwhile: nothing to do with the answer.
+  const outcome = await request(
+    socket,
+    'room:join',
+    since === undefined ? { room: room.name } : { room: room.name, since },
+    {
+      policy: ROOM_RETRY,
+      signal: controller.signal,
+      wanted: () => !room.joined,
+      onRetry: (failure) => {
+        if ('error' in failure) showJoinError(describeError(failure.error, 'join'), room.name)
+      }
     }
-    again(answer.error)
+  )
+  if (joins.get(room) === controller) joins.delete(room)
+  if (outcome.status === 'refused') {
+    showJoinError(describeError(outcome.error, 'join'), room.name)
+    // Refused as it is (a connection's rooms are bounded): it is no room of ours.
+    if (outcome.error.code === 'INVALID_PAYLOAD' && !room.joined && room.messages.size === 0 && room.pending.size === 0)
+      dropRoom(room.name)
     return
   }
+  if (outcome.status !== 'ok') return
+  const answer = outcome.answer
   room.joined = true
   if (joinErrorRoom === room.name) showJoinError(undefined)
   refreshPublicRoomsSoon()
   room.members.clear()
   for (const m of answer.members) room.members.set(m.id, m)
-  const outcome = last === undefined ? 'continues' : room.rejoined(last, answer.messages, answer.recovered)
-  if (outcome !== 'continues') {
+  const continues = last === undefined ? 'continues' : room.rejoined(last, answer.messages, answer.recovered)
+  if (continues !== 'continues') {
     // The server no longer has everything after what we hold, or holds another history: start
     // from what it has.
     room.reset()
     if (room.name === active) {
-      showNote(outcome === 'trimmed' ? 'Not every message from while you were away is shown; scroll up for the earlier ones still kept.' : HISTORY_LOST)
+      showNote(
+        continues === 'trimmed'
+          ? 'Not every message from while you were away is shown; scroll up for the earlier ones still kept.'
+          : HISTORY_LOST
+      )
     }
     // What comes after our seq in another history means nothing: its latest page instead.
-    if (outcome === 'lost') return sendJoin(room)
+    if (continues === 'lost') return sendJoin(room)
   }
   const fresh = room.add(answer.messages)
   // A page may come back short (the server bounds an answer's size): only seq 1 ends it.
-  if (since === undefined) room.hasOlder = answer.messages.length > 0 && answer.messages[0].seq > 1
+  if (since === undefined) room.hasOlder = (answer.messages[0]?.seq ?? 1) > 1
   // What came after what we held is news; so is a whole history that replaced ours (whose
   // unread count went with it). A first join's history is not.
-  if ((since !== undefined || room.replaced) && room.name !== active) room.unread += fresh.filter((m) => m.user.id !== session?.user.id).length
+  if ((since !== undefined || room.replaced) && room.name !== active)
+    room.unread += fresh.filter((m) => m.user.id !== session?.user.id).length
   room.replaced = false
   render(since === undefined ? 'bottom' : 'auto')
   void pump(room)
@@ -201,14 +193,16 @@ function openRoom(name: string): void {
 
 function leaveRoom(name: string): void {
   dropRoom(name)
-  void socket
-    ?.emitWithAck('room:leave', { room: name })
-    .then(refreshPublicRoomsSoon)
-    .catch(() => undefined)
+  if (socket === undefined) return
+  void request(socket, 'room:leave', { room: name }).then((outcome) => {
+    if (outcome.status === 'ok' || outcome.status === 'refused') refreshPublicRoomsSoon()
+  })
 }
 
 /** Forgets a room here and in what is saved; the next room is shown if it was the open one. */
 function dropRoom(name: string): void {
+  const room = rooms.get(name)
+  if (room !== undefined) cancelRoom(room)
   rooms.delete(name)
   forgetRoom(name)
   if (active === name) {
@@ -265,27 +259,32 @@ function incoming(messages: Message[]): void {
 }
 
 /** A hole in the seqs (a missed broadcast): read what is missing instead of living with it. */
-async function fillGap(room: RoomState, after = room.lastSeq(), attempt = 0): Promise<void> {
-  if (attempt === 0 && filling.has(room)) return
-  filling.add(room)
-  const answer = await socket?.timeout(ACK_TIMEOUT_MS).emitWithAck('room:history', { room: room.name, after, limit: MAX_PAGE_SIZE }).catch(() => undefined)
-  if (answer?.ok) {
-    room.add(answer.messages)
+async function fillGap(room: RoomState): Promise<void> {
+  if (filling.has(room) || socket === undefined) return
+  const controller = new AbortController()
+  filling.set(room, controller)
+  let after = room.lastSeq()
+  for (;;) {
+    // Refused, or unanswered on a connection still open: the same hole again later, while it is
+    // still there (a rejoin may fill it first).
+    const outcome = await request(
+      socket,
+      'room:history',
+      { room: room.name, after, limit: MAX_PAGE_SIZE },
+      {
+        policy: ROOM_RETRY,
+        signal: controller.signal,
+        wanted: () => room.lastSeq() === after
+      }
+    )
+    if (outcome.status !== 'ok') break
+    room.add(outcome.answer.messages)
     render()
     // A page cut short (the server bounds an answer's size) leaves the rest of the hole: on.
-    if (answer.messages.length > 0 && room.lastSeq() > after && room.hasHole()) return fillGap(room, room.lastSeq(), 1)
+    if (outcome.answer.messages.length === 0 || room.lastSeq() <= after || !room.hasHole()) break
+    after = room.lastSeq()
   }
-  // Refused, or unanswered on a connection still open: the same hole again later, while it is
-  // still there (a rejoin may fill it first).
-  const refused = answer === undefined ? (socket?.connected === true ? { code: 'UNAVAILABLE' as const, message: 'No answer' } : undefined) : answer.ok ? undefined : answer.error
-  const retry =
-    refused !== undefined
-      ? retryLater(refused, attempt, () => {
-          filling.delete(room)
-          if (rooms.get(room.name) === room && socket?.connected === true && room.lastSeq() === after) void fillGap(room, after, attempt + 1)
-        })
-      : undefined
-  if (retry === undefined) filling.delete(room)
+  if (filling.get(room) === controller) filling.delete(room)
 }
 
 /** Not before this time (a refused or failed page waits a little before the next try). */
@@ -294,20 +293,28 @@ let olderNotBefore = 0
 async function loadOlder(): Promise<void> {
   const room = activeRoom()
   const oldest = room?.oldestSeq()
-  if (room === undefined || oldest === undefined || !room.hasOlder || loadingOlder || oldest <= 1 || Date.now() < olderNotBefore) return
+  if (
+    room === undefined ||
+    oldest === undefined ||
+    !room.hasOlder ||
+    loadingOlder ||
+    oldest <= 1 ||
+    Date.now() < olderNotBefore
+  )
+    return
+  if (socket === undefined) return
   loadingOlder = true
-  const answer = await socket
-    ?.timeout(ACK_TIMEOUT_MS)
-    .emitWithAck('room:history', { room: room.name, before: oldest, limit: DEFAULT_PAGE_SIZE })
-    .catch(() => undefined)
+  const outcome = await request(socket, 'room:history', { room: room.name, before: oldest, limit: DEFAULT_PAGE_SIZE })
   loadingOlder = false
-  if (!answer?.ok) {
-    olderNotBefore = Date.now() + (answer?.ok === false ? (answer.error.retryAfterMs ?? 2000) : 2000)
+  // Asked again by the next scroll, not by a timer; after a failure, not before a moment.
+  if (outcome.status !== 'ok') {
+    olderNotBefore = Date.now() + (outcome.status === 'refused' ? (outcome.error.retryAfterMs ?? 2000) : 2000)
     return
   }
+  const { messages } = outcome.answer
   // Short pages go on (the server bounds an answer's size); an empty one is the end.
-  if (answer.messages.length === 0) room.hasOlder = false
-  room.add(answer.messages)
+  if (messages.length === 0) room.hasOlder = false
+  room.add(messages)
   render('position')
 }
 
@@ -325,42 +332,59 @@ function send(text: string): void {
  * they were written: a line held back (rate limit, outage) holds back the ones after it. A
  * line that failed for good waits for the user (Retry or Discard) and is skipped meanwhile.
  */
+/** Each room's line being sent (asked, or waiting out a refusal): one at a time. */
+const sends = new Map<RoomState, { line: Pending; controller: AbortController }>()
+
 async function pump(room: RoomState): Promise<void> {
   // Only into a room this connection has joined (a line written meanwhile waits for the join),
   // and only a room still ours (one left and joined again is a new RoomState).
-  if (room.sending || socket?.connected !== true || !room.joined || rooms.get(room.name) !== room) return
-  const next = [...room.pending.values()].filter((p) => p.state !== 'failed').sort((a, b) => a.createdAt - b.createdAt)[0]
+  if (sends.has(room) || socket?.connected !== true || !room.joined || rooms.get(room.name) !== room) return
+  const next = [...room.pending.values()]
+    .filter((p) => p.state !== 'failed')
+    .sort((a, b) => a.createdAt - b.createdAt)[0]
   if (next === undefined || next.state === 'waiting') return
-  room.sending = true
-  const answer = await socket
-    .timeout(ACK_TIMEOUT_MS)
-    .emitWithAck('message:send', { room: room.name, text: next.text, clientId: next.clientId })
-    .catch(() => undefined)
-  room.sending = false
+  const controller = new AbortController()
+  sends.set(room, { line: next, controller })
+  // Held back (rate limit, outage): the line says why and waits; no answer (a stalled server):
+  // sent again at once, its clientId making that safe.
+  const outcome = await request(
+    socket,
+    'message:send',
+    { room: room.name, text: next.text, clientId: next.clientId },
+    {
+      policy: SEND_RETRY,
+      signal: controller.signal,
+      wanted: () => room.pending.has(next.clientId) && room.joined && rooms.get(room.name) === room,
+      onRetry: (failure) => {
+        if ('unanswered' in failure) next.unanswered = true
+        else {
+          next.error = failure.error
+          next.state = 'waiting'
+        }
+        render()
+      },
+      onResume: () => {
+        next.state = 'sending'
+        next.error = undefined
+      }
+    }
+  )
+  sends.delete(room)
   if (room.pending.has(next.clientId)) {
-    // No answer (disconnected or slow) leaves it 'sending': the same clientId makes the next
-    // try safe, now or after the reconnect.
-    if (answer?.ok === true) room.add([answer.message])
-    else if (answer !== undefined) held(room, next, answer.error)
-    else next.unanswered = true
+    // Not sent now (disconnected, or its wait cut short): it goes again, the same clientId
+    // making that safe, now or after the reconnect.
+    if (outcome.status === 'ok') room.add([outcome.answer.message])
+    else if (outcome.status === 'refused') {
+      next.error = outcome.error
+      next.state = 'failed'
+    } else {
+      if (outcome.status === 'offline' && outcome.dropped) next.unanswered = true
+      next.state = 'sending'
+      next.error = undefined
+    }
   }
   render()
   void pump(room)
-}
-
-function held(room: RoomState, pending: Pending, error: ErrorBody): void {
-  pending.error = error
-  if (error.code === 'RATE_LIMITED' || error.code === 'UNAVAILABLE') {
-    pending.state = 'waiting'
-    setTimeout(() => {
-      if (rooms.get(room.name) !== room) return
-      pending.state = 'sending'
-      pending.error = undefined
-      void pump(room)
-    }, error.retryAfterMs ?? 2000)
-  } else {
-    pending.state = 'failed'
-  }
 }
 
 function retrySend(clientId: string): void {
@@ -369,7 +393,9 @@ function retrySend(clientId: string): void {
   if (room === undefined || pending === undefined) return
   pending.state = 'sending'
   pending.error = undefined
-  // Back in line by its original time.
+  // Back in line by its original time: ahead of a later line that is waiting out a refusal.
+  const sending = sends.get(room)
+  if (sending?.line.state === 'waiting') sending.controller.abort()
   render()
   void pump(room)
 }
@@ -548,7 +574,6 @@ function start(current: Session): void {
   roomsTimer = setInterval(() => void refreshPublicRooms(), 15_000)
 }
 
-
 /** Lines not yet sent when the server refused the session: they go under the next sign-in. */
 let carried: Array<{ room: string; text: string }> = []
 
@@ -564,7 +589,9 @@ function signOut(reason: string | undefined, ending: Ending): void {
   carried =
     ending === 'refused'
       ? [...rooms.values()].flatMap((room) =>
-          [...room.pending.values()].sort((a, b) => a.createdAt - b.createdAt).map((p) => ({ room: room.name, text: p.text }))
+          [...room.pending.values()]
+            .sort((a, b) => a.createdAt - b.createdAt)
+            .map((p) => ({ room: room.name, text: p.text }))
         )
       : []
   clearInterval(roomsTimer)
@@ -572,6 +599,7 @@ function signOut(reason: string | undefined, ending: Ending): void {
   socket?.disconnect()
   socket = undefined
   session = undefined
+  for (const room of rooms.values()) cancelRoom(room)
   rooms.clear()
   active = undefined
   forgetSession(ending !== 'signed-out')

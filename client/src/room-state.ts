@@ -23,8 +23,6 @@ export class RoomState {
   /** False once a history page came back short: nothing older is left to load. */
   hasOlder = true
   joined = false
-  /** A send of this room is waiting for its acknowledgement. */
-  sending = false
   /** The history was reset: the next join's messages are counted unread like live ones. */
   replaced = false
 

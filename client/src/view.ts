@@ -9,7 +9,11 @@ export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   return el as T
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className?: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag)
   if (className !== undefined) node.className = className
   if (text !== undefined) node.textContent = text
@@ -34,12 +38,15 @@ export function describeError(error: ErrorBody, doing: 'send' | 'join' = 'send')
     case 'RATE_LIMITED':
       return `You're ${doing === 'send' ? 'sending' : 'joining rooms'} too fast. Trying again in ${Math.ceil((error.retryAfterMs ?? 1000) / 1000)} s…`
     case 'UNAVAILABLE':
-      return doing === 'send' ? "The server can't store messages right now. Try again in a moment." : "The server can't take joins right now. Trying again…"
+      return doing === 'send'
+        ? "The server can't store messages right now. Try again in a moment."
+        : "The server can't take joins right now. Trying again…"
     case 'NOT_IN_ROOM':
       return "You're not in this room any more. Join it again to send."
     case 'INVALID_PAYLOAD': {
       const tooLong = /more than (\d+) characters/i.exec(error.message)
-      if (doing === 'send' && tooLong !== null) return `Not sent: too long. A message can have at most ${tooLong[1]} characters.`
+      if (doing === 'send' && tooLong !== null)
+        return `Not sent: too long. A message can have at most ${tooLong[1]} characters.`
       return `${doing === 'send' ? 'Not sent' : "Can't join"}: ${error.message}`
     }
     default:
@@ -75,7 +82,11 @@ function pendingItem(p: Pending, handlers: PendingHandlers, online: boolean): HT
   item.append(textOf(p.text))
   const status = el('div', 'status')
   if (p.state === 'sending') {
-    status.textContent = !online ? 'Waiting for the connection…' : p.unanswered === true ? 'No answer yet; still trying…' : 'Sending…'
+    status.textContent = !online
+      ? 'Waiting for the connection…'
+      : p.unanswered === true
+        ? 'No answer yet; still trying…'
+        : 'Sending…'
   } else if (p.error !== undefined) status.textContent = describeError(p.error)
   if (p.state === 'failed') {
     // A line the server refused as it is (too long, say) cannot succeed as it is: it goes back
@@ -205,13 +216,23 @@ export function renderRooms(
   // other room's buttons stays.
   reconcile(
     $('my-rooms'),
-    shown.map(({ name, unread }) => ({ key: name, sig: `${unread} ${name === active}`, build: () => roomItem(name, unread, name === active, onOpen, onLeave) }))
+    shown.map(({ name, unread }) => ({
+      key: name,
+      sig: `${unread} ${name === active}`,
+      build: () => roomItem(name, unread, name === active, onOpen, onLeave)
+    }))
   )
   const unread = shown.reduce((n, room) => n + room.unread, 0)
   document.title = unread > 0 ? `(${unread}) Chat` : 'Chat'
 }
 
-function roomItem(name: string, unread: number, active: boolean, onOpen: (name: string) => void, onLeave: (name: string) => void): HTMLLIElement {
+function roomItem(
+  name: string,
+  unread: number,
+  active: boolean,
+  onOpen: (name: string) => void,
+  onLeave: (name: string) => void
+): HTMLLIElement {
   const item = el('li', active ? 'active' : undefined)
   const open = el('button', 'room-button')
   open.type = 'button'
@@ -231,7 +252,10 @@ function roomItem(name: string, unread: number, active: boolean, onOpen: (name: 
   return item
 }
 
-export function renderPublicRooms(rooms: Array<{ name: string; members: number }>, onJoin: (name: string) => void): void {
+export function renderPublicRooms(
+  rooms: Array<{ name: string; members: number }>,
+  onJoin: (name: string) => void
+): void {
   const shown = rooms.slice(0, 20)
   const wanted: Wanted[] = shown.map((room) => ({
     key: room.name,
@@ -277,7 +301,9 @@ export function renderRoomHead(room: RoomState | undefined, me: Member): void {
   ])
   const typists = [...room.typing.values()].filter((t) => t.until > Date.now()).map((t) => t.member.name)
   replaceIfChanged($('typing'), JSON.stringify(typists), () =>
-    typists.length === 0 ? [] : [...names(typists), el('span', undefined, typists.length === 1 ? ' is typing…' : ' are typing…')]
+    typists.length === 0
+      ? []
+      : [...names(typists), el('span', undefined, typists.length === 1 ? ' is typing…' : ' are typing…')]
   )
 }
 
