@@ -124,6 +124,9 @@ export default fp(
         const level = up ? 'warn' : 'debug'
         log[level]({ event: 'redis_failed', operation, err: { message: (err as Error).message } }, 'Redis operation failed')
       },
+      onMigrated(rooms) {
+        log.info({ event: 'redis_keys_migrated', rooms }, "history of earlier versions moved to today's key names")
+      },
       onFeedLost(_room, count) {
         log.warn({ event: 'feed_entries_lost', count }, 'entries trimmed from history before this node could deliver them')
       }

@@ -6,6 +6,7 @@ import type { ChatStore } from './parts.js'
 import { RedisCalls } from './redis-calls.js'
 import { RedisDirectory } from './redis-directory.js'
 import { RedisFeed } from './redis-feed.js'
+import { migrateLegacyKeys } from './redis-legacy.js'
 import { RedisLog } from './redis-log.js'
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js'
 
@@ -17,6 +18,8 @@ export interface RedisStoreOptions extends RedisPresenceOptions {
   onError?: (err: unknown, operation: string) => void
   /** Told when a gap in a room's feed could not be filled from history (trimmed meanwhile). */
   onFeedLost?: (room: string, count: number) => void
+  /** Told how many rooms' history was moved from the key names of earlier versions. */
+  onMigrated?: (rooms: number) => void
 }
 
 export class RedisStore implements ChatStore {
@@ -25,12 +28,19 @@ export class RedisStore implements ChatStore {
   readonly directory: RedisDirectory
   readonly feed: RedisFeed
   private readonly calls: RedisCalls
+  /** Moving earlier versions' keys: readiness waits for it (undefined: not started, or failed). */
+  private migration: Promise<void> | undefined
+  private migrated = false
 
   /**
    * @param redis the command connection
    * @param subscriber a connection for the feed alone (subscribing takes it over)
    */
-  constructor(redis: Redis, subscriber: Redis, options: RedisStoreOptions) {
+  constructor(
+    redis: Redis,
+    subscriber: Redis,
+    private readonly options: RedisStoreOptions
+  ) {
     this.calls = new RedisCalls(redis, options.onError)
     this.log = new RedisLog(this.calls, options)
     this.presence = new RedisPresence(this.calls, options)
@@ -41,6 +51,17 @@ export class RedisStore implements ChatStore {
   /** Announces this node once connected, and again after every reconnection. */
   start(): void {
     this.presence.start()
+    if (this.migrated || this.migration !== undefined) return
+    this.migration = migrateLegacyKeys(this.calls.redis).then(
+      (rooms) => {
+        this.migrated = true
+        if (rooms > 0) this.options.onMigrated?.(rooms)
+      },
+      (err: unknown) => {
+        this.migration = undefined // tried again at the next connection
+        this.calls.failed(err, 'migrate')
+      }
+    )
   }
 
   get available(): boolean {
@@ -48,6 +69,9 @@ export class RedisStore implements ChatStore {
   }
 
   async ping(): Promise<void> {
+    // Not ready while history of earlier versions is still being moved (a send meanwhile would
+    // start the room afresh under the new names).
+    if (!this.migrated) await this.migration
     try {
       await this.calls.redis.ping()
     } catch (err) {

@@ -123,3 +123,38 @@ if (redis !== undefined) {
     await store.close()
   })
 }
+
+if (redis !== undefined) {
+  t.test("a room's history under the key names of earlier versions is moved once, and readiness waits for it", async (t) => {
+    const client = new Redis(redis.url, { db: 14 })
+    const subscriber = client.duplicate()
+    t.teardown(() => {
+      client.disconnect()
+      subscriber.disconnect()
+    })
+    await client.flushdb()
+    const old = (seq: number, text: string) => JSON.stringify({ id: `m${seq}`, room: 'old', seq, user: ann, text, ts: 1, clientId: `c${seq}` })
+    await client.set('chat:room:old:seq', '2')
+    await client.zadd('chat:room:old:log', 1, old(1, 'first'), 2, old(2, 'second'))
+    await client.hset('chat:room:old:dedup', 'ann\nc2', old(2, 'second'))
+    await client.zadd('chat:room:old:dedup-seq', 2, 'ann\nc2')
+    // A room that already has a log under the new names keeps it.
+    await client.set('chat:room:both:seq', '9')
+    await client.set('chat:{both}:seq', '1')
+    const moved: number[] = []
+    const store = new RedisStore(client, subscriber, { historyLimit: 10, upkeepMs: 0, onMigrated: (n) => moved.push(n) })
+    t.teardown(() => store.close())
+    store.start()
+    await store.ping()
+    t.same(moved, [1], 'one room moved, told once')
+    t.same((await store.log.latest('old', 10)).map((m) => m.text), ['first', 'second'], 'its history reads as before')
+    const retry = await store.log.append({ room: 'old', user: ann, text: 'second', ts: 1, clientId: 'c2' })
+    t.equal(retry.duplicate, true, 'its retry-ids still de-duplicate')
+    t.equal((await store.log.append({ room: 'old', user: ann, text: 'third', ts: 1 })).message.seq, 3, 'and its seq goes on')
+    t.same(await client.keys('chat:room:old:*'), [], 'nothing is left under the old names')
+    t.equal(await client.get('chat:{both}:seq'), '1')
+    store.start()
+    await store.ping()
+    t.same(moved, [1], 'not again at the next connection')
+  })
+}
