@@ -1,9 +1,9 @@
 // The web client: guest sign-in, rooms with unread counts, history on scroll, optimistic sends
 // that survive rate limits and reconnects, presence and typing. Payload and event types are
 // the server's own (src/chat/protocol.ts).
-import { io } from 'socket.io-client'
 import { DEFAULT_PAGE_SIZE, hasVisibleText, isRoomName, MAX_PAGE_SIZE } from '../../src/chat/limits.js'
 import type { Message } from '../../src/chat/protocol.js'
+import { Connection } from './connection.js'
 import { type ChatSocket, request } from './request.js'
 import { ROOM_RETRY, SEND_RETRY } from './retry.js'
 import { type Pending, RoomState } from './room-state.js'
@@ -11,17 +11,13 @@ import {
   fetchRooms,
   forgetRoom,
   forgetSession,
-  POLLING_FIRST,
-  preferPolling,
-  preferWebSocket,
   rememberActive,
   rememberRoom,
   SESSION_KEY,
   type Session,
   savedRooms,
   savedSession,
-  signIn,
-  transportOrder
+  signIn
 } from './session.js'
 import {
   $,
@@ -40,6 +36,7 @@ const TYPING_IDLE_MS = 3000
 const TYPING_SHOWN_MS = 6000
 
 let session: Session | undefined
+let connection: Connection | undefined
 let socket: ChatSocket | undefined
 const rooms = new Map<string, RoomState>()
 let active: string | undefined
@@ -454,80 +451,25 @@ function stopTyping(): void {
 // --- Connection ------------------------------------------------------------------------------
 
 function connect(current: Session): void {
-  // A WebSocket first: no long-polling round trips before it and no upgrade from long-polling
-  // (which can stall, see below). A WebSocket that fails falls back to long-polling at once
-  // (tryAllTransports); one that never opens (a proxy holding it) ends in the 20 s connect
-  // timeout, after which this page tries long-polling first, and if that connects, this
-  // browser starts with long-polling for a day (an upgrade that works ends that).
-  const own = io({ auth: { token: current.token }, transports: transportOrder(), tryAllTransports: true })
-  socket = own
-  /** Set while this page drops a stuck connection to open a new one at once. */
-  let restarting = false
-  /** The WebSocket timed out on this page: long-polling is tried first. */
-  let fellBack = false
-  own.io.on('open', () => {
-    const engine = own.io.engine
-    let upgrading = false
-    engine.on('upgrading', () => (upgrading = true))
-    engine.on('upgrade', () => {
-      upgrading = false
-      preferWebSocket()
-    })
-    engine.on('upgradeError', () => {
-      if (!upgrading || socket !== own || engine !== own.io.engine || engine.readyState !== 'open') return
-      // engine.io-client (6.6) leaves long-polling paused when the WebSocket fails after it
-      // answered the upgrade probe (a server stalled past its 10 s upgrade timeout, a proxy
-      // dropping it): nothing would go either way until the 45 s ping timeout. A new connection
-      // now instead, staying on long-polling for this page so that it cannot happen twice.
-      own.io.opts.upgrade = false
-      restarting = true
-      const stuck = engine.id
-      own.disconnect().connect()
-      // The stuck engine cannot say goodbye itself: its close packet (Engine.IO's "1") over
-      // long-polling, so that the server does not keep its session until the ping timeout.
-      const path = `${(own.io.opts.path ?? '/socket.io').replace(/\/$/, '')}/`
-      void fetch(`${path}?EIO=4&transport=polling&sid=${encodeURIComponent(stuck)}`, {
-        method: 'POST',
-        headers: { 'content-type': 'text/plain;charset=UTF-8' },
-        body: '1'
-      }).catch(() => undefined)
-    })
+  const own = new Connection(current.token, {
+    connected: () => {
+      for (const room of rooms.values()) void sendJoin(room)
+      void refreshPublicRooms()
+    },
+    disconnected: () => {
+      for (const room of rooms.values()) room.joined = false
+      render()
+    },
+    status: renderConnection,
+    // A new name brings back the same rooms.
+    unauthorized: () =>
+      signOut('Your session is no longer valid. Pick a name to continue; your rooms are kept.', 'refused')
   })
-  own.on('connect', () => {
-    restarting = false
-    const transport = own.io.engine.transport.name
-    if (transport === 'websocket') preferWebSocket()
-    else if (fellBack) preferPolling()
-    renderConnection('connected')
-    for (const room of rooms.values()) void sendJoin(room)
-    void refreshPublicRooms()
-  })
-  own.on('disconnect', (reason) => {
-    for (const room of rooms.values()) room.joined = false
-    renderConnection(reason === 'io client disconnect' && !restarting ? 'offline' : 'reconnecting')
-    render()
-  })
-  own.io.on('reconnect_attempt', (attempt) => renderConnection('reconnecting', `(attempt ${attempt})`))
-  own.on('connect_error', (err: Error & { data?: { code?: string } }) => {
-    if (err.message === 'timeout' && own.io.opts.transports?.[0] === 'websocket') {
-      fellBack = true
-      own.io.opts.transports = [...POLLING_FIRST]
-    }
-    if (err.data?.code === 'UNAUTHORIZED') {
-      // Expired, or the server no longer knows its signature (restarted without a fixed
-      // JWT_SECRET): a new name brings back the same rooms.
-      return signOut('Your session is no longer valid. Pick a name to continue; your rooms are kept.', 'refused')
-    }
-    if (err.data?.code === 'TOO_MANY_CONNECTIONS') {
-      renderConnection('offline', '— too many tabs open; close one and this one retries.')
-      setTimeout(() => socket === own && own.connect(), 5000)
-      return
-    }
-    renderConnection('reconnecting')
-  })
-  own.on('message', (m) => incoming([m]))
-  own.on('messages', (list) => incoming(list))
-  own.on('presence', ({ room, user, status }) => {
+  connection = own
+  socket = own.socket
+  own.socket.on('message', (m) => incoming([m]))
+  own.socket.on('messages', (list) => incoming(list))
+  own.socket.on('presence', ({ room, user, status }) => {
     const state = rooms.get(room)
     if (state === undefined) return
     if (status === 'joined') state.members.set(user.id, user)
@@ -539,7 +481,7 @@ function connect(current: Session): void {
     render()
     refreshPublicRoomsSoon()
   })
-  own.on('typing', ({ room, user, typing }) => {
+  own.socket.on('typing', ({ room, user, typing }) => {
     const state = rooms.get(room)
     if (state === undefined) return
     if (typing) state.typing.set(user.id, { member: user, until: Date.now() + TYPING_SHOWN_MS })
@@ -547,7 +489,7 @@ function connect(current: Session): void {
     render()
     if (typing) setTimeout(() => render(), TYPING_SHOWN_MS + 50)
   })
-  own.on('chat:error', (error) => {
+  own.socket.on('chat:error', (error) => {
     // A typing indicator that was refused (rate limit) is not worth a word to the user.
     if (error.event === 'typing') return
     showJoinError(describeError(error))
@@ -596,7 +538,8 @@ function signOut(reason: string | undefined, ending: Ending): void {
       : []
   clearInterval(roomsTimer)
   stopTyping()
-  socket?.disconnect()
+  connection?.close()
+  connection = undefined
   socket = undefined
   session = undefined
   for (const room of rooms.values()) cancelRoom(room)

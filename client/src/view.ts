@@ -1,6 +1,7 @@
 // Rendering. Every piece of text from the server or another user goes through textContent,
 // never innerHTML: a message is shown as the characters it contains.
 import type { ErrorBody, Member, Message } from '../../src/chat/protocol.js'
+import type { ConnectionState } from './connection.js'
 import type { Pending, RoomState } from './room-state.js'
 
 export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -306,8 +307,6 @@ export function renderRoomHead(room: RoomState | undefined, me: Member): void {
       : [...names(typists), el('span', undefined, typists.length === 1 ? ' is typing…' : ' are typing…')]
   )
 }
-
-export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'offline'
 
 export function renderConnection(state: ConnectionState, detail?: string): void {
   const node = $('connection')

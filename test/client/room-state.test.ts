@@ -33,7 +33,10 @@ t.test('each seq is held once; a stored message replaces its pending line', asyn
   t.equal(room.pending.size, 0)
   t.same(room.add([m(1, { clientId: 'c1' })]), [], 'the same message again is not new')
   t.same(room.add([m(2, { room: 'other' })]), [], "another room's message is not this room's")
-  t.same(room.ordered().map((x) => x.seq), [1])
+  t.same(
+    room.ordered().map((x) => x.seq),
+    [1]
+  )
 })
 
 t.test("a rejoin's answer tells a continuation from trimmed or lost history", async (t) => {
@@ -42,10 +45,22 @@ t.test("a rejoin's answer tells a continuation from trimmed or lost history", as
   // The rejoin asked from seq 4, so that seq 5 comes back to compare.
   t.equal(room.rejoined(5, [m(5), m(6)], true), 'continues', 'the same seq 5, and what came after')
   t.equal(room.rejoined(5, [m(5)], true), 'continues', 'nothing new')
-  t.equal(room.rejoined(5, [m(5, { id: 'other' }), m(6)], true), 'lost', 'another message under seq 5: the history started over')
+  t.equal(
+    room.rejoined(5, [m(5, { id: 'other' }), m(6)], true),
+    'lost',
+    'another message under seq 5: the history started over'
+  )
   t.equal(room.rejoined(5, [], true), 'lost', 'the room has only 4 messages now')
-  t.equal(room.rejoined(5, [m(1, { id: 'x1' }), m(2, { id: 'x2' })], false), 'lost', 'a since beyond the room: the latest page of a shorter history')
-  t.equal(room.rejoined(5, [m(6), m(7)], false), 'continues', 'seq 5 itself trimmed, everything after it kept: nothing missed')
+  t.equal(
+    room.rejoined(5, [m(1, { id: 'x1' }), m(2, { id: 'x2' })], false),
+    'lost',
+    'a since beyond the room: the latest page of a shorter history'
+  )
+  t.equal(
+    room.rejoined(5, [m(6), m(7)], false),
+    'continues',
+    'seq 5 itself trimmed, everything after it kept: nothing missed'
+  )
   t.equal(room.rejoined(5, [m(9), m(10)], false), 'trimmed', 'seqs 6 to 8 are gone')
 })
 
