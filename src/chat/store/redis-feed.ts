@@ -119,11 +119,10 @@ export class RedisFeed implements RoomFeed {
       return
     }
     const last = cursor.last!
-    if (entry.seq === last + 1) this.handOn(cursor, entry)
-    else if (entry.seq > last) {
-      cursor.waiting = [entry]
-      void this.fill(entry.room, cursor)
-    }
+    if (entry.seq === last + 1) return this.handOn(cursor, entry)
+    // A gap, or a seq already handed on: a late copy after a fill, or the room started over.
+    cursor.waiting = [entry]
+    void this.fill(entry.room, cursor, entry.seq <= last)
   }
 
   private handOn(cursor: Cursor, entry: FeedEntry): void {
@@ -140,9 +139,18 @@ export class RedisFeed implements RoomFeed {
     for (const entry of waiting) if (entry.seq > cursor.last!) this.handOn(cursor, entry)
   }
 
-  /** Reads the entries after the cursor from the log and hands them on, then what waited. */
-  private async fill(room: string, cursor: Cursor): Promise<void> {
+  /**
+   * Reads the entries after the cursor from the log and hands them on, then what waited. With
+   * `checkReset`, first asks whether the room started over (its history lost, as when Redis
+   * loses its data, or expired): its seqs then count from 1 again, and so does the cursor.
+   */
+  private async fill(room: string, cursor: Cursor, checkReset = false): Promise<void> {
     try {
+      if (checkReset) {
+        const [newest] = await this.log.latest(room, 1)
+        if (this.cursors.get(room) !== cursor) return
+        if ((newest?.seq ?? 0) < cursor.last!) cursor.last = 0
+      }
       for (;;) {
         const page = await this.log.page(room, { after: cursor.last!, limit: FILL_PAGE })
         if (this.cursors.get(room) !== cursor) return
@@ -153,7 +161,7 @@ export class RedisFeed implements RoomFeed {
     } catch (err) {
       this.options.onError?.(err, 'fill')
       const retry = setTimeout(() => {
-        if (this.cursors.get(room) === cursor) void this.fill(room, cursor)
+        if (this.cursors.get(room) === cursor) void this.fill(room, cursor, checkReset)
       }, this.options.retryMs ?? 500)
       retry.unref()
     }
@@ -170,7 +178,8 @@ export class RedisFeed implements RoomFeed {
     for (const [room, cursor] of this.cursors) {
       if (cursor.last === undefined || cursor.waiting !== undefined) continue
       cursor.waiting = []
-      void this.fill(room, cursor)
+      // A Redis that restarted may have lost the room's history too.
+      void this.fill(room, cursor, true)
     }
   }
 

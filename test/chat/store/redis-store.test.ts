@@ -77,6 +77,18 @@ if (redis !== undefined) {
     t.same(seqs(), [1, 2, 3, 4])
   })
 
+  t.test('a room that starts over (Redis lost its data) is handed on from seq 1 again', async (t) => {
+    const { writer, got, send, seqs } = await twoNodes(t)
+    for (const text of ['old 1', 'old 2', 'old 3']) await send(text)
+    await until(() => got.length === 3, 5000, 'the old history')
+    await writer.client.flushdb()
+    await send('new 1')
+    await send('new 2')
+    await until(() => got.length === 5, 5000, 'the new history')
+    t.same(seqs(), [1, 2, 3, 1, 2])
+    t.same(got.slice(3).map((e) => JSON.parse(e.json).text), ['new 1', 'new 2'])
+  })
+
   t.test('a room no longer followed hands nothing on; following again anchors at its last seq', async (t) => {
     const { reader, got, send, seqs } = await twoNodes(t)
     await send('one')
