@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { HandlerHooks } from './chat/socket-handlers.js'
 import type { ChatStore } from './chat/store/parts.js'
 import type { Config } from './config.js'
+import { type LogDestination, logDestination } from './logger.js'
 import authPlugin from './plugins/auth.js'
 import healthPlugin from './plugins/health.js'
 import httpEdgePlugin, { edgeServerOptions } from './plugins/http-edge.js'
@@ -24,9 +25,11 @@ export interface BuildOptions {
   store?: ChatStore
 }
 
-export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+/** pino at the configured level, writing to `stream` (stdout, never blocking: see logger.ts). */
+export function loggerOptions(config: Config, stream: LogDestination = logDestination()): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
+    stream,
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token'], censor: '[redacted]' }
   }
 }

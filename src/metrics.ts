@@ -17,6 +17,7 @@ export const METRIC = {
   slowConsumers: 'chat_slow_consumers_total',
   roomsActive: 'chat_rooms_active',
   redisUp: 'chat_redis_up',
+  logLinesDropped: 'chat_log_lines_dropped_total',
   httpDuration: 'http_request_duration_seconds',
   // From prom-client's default metrics.
   cpuSeconds: 'process_cpu_seconds_total',
@@ -44,6 +45,8 @@ export interface ChatMetrics {
   countRoomsWith(count: () => number): void
   /** Sets how chat_redis_up is read at each scrape (whether Redis answers right now). */
   redisUpWith(answers: () => boolean): void
+  /** Sets how chat_log_lines_dropped_total is read at each scrape (the log destination's count). */
+  logLinesDroppedWith(count: () => number): void
   httpDuration: Histogram<'method' | 'route' | 'status_code'>
 }
 
@@ -76,6 +79,8 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
   const registers = [registry as unknown as Registry]
   let countRooms = () => 0
   let redisAnswers = () => false
+  let logLinesDropped = () => 0
+  let droppedReported = 0
   if (options.redis) {
     new Gauge({
       name: METRIC.redisUp,
@@ -86,6 +91,16 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
       }
     })
   }
+  new Counter({
+    name: METRIC.logLinesDropped,
+    help: 'Log lines dropped because stdout was not being read (its reader stuck or gone)',
+    registers,
+    collect() {
+      const dropped = logLinesDropped()
+      this.inc(dropped - droppedReported)
+      droppedReported = dropped
+    }
+  })
   return {
     countRoomsWith(count) {
       countRooms = count
@@ -146,6 +161,9 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
     }),
     redisUpWith(answers) {
       redisAnswers = answers
+    },
+    logLinesDroppedWith(count) {
+      logLinesDropped = count
     },
     httpDuration: new Histogram({
       name: METRIC.httpDuration,

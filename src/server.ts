@@ -1,8 +1,10 @@
 // The only file that listens, reads signals and exits: config → app → listen → drain on signal.
+import { Worker } from 'node:worker_threads'
 import { trace } from '@opentelemetry/api'
 import closeWithGrace from 'close-with-grace'
-import { buildApp } from './app.js'
+import { buildApp, loggerOptions } from './app.js'
 import { ConfigError, type Config, loadConfig } from './config.js'
+import { logDestination } from './logger.js'
 
 function configOrExit(): Config {
   try {
@@ -15,15 +17,30 @@ function configOrExit(): Config {
 }
 
 const config = configOrExit()
-const app = await buildApp(config)
+const logs = logDestination()
+const app = await buildApp(config, { logger: loggerOptions(config, logs) })
+app.metrics.logLinesDroppedWith(() => logs.dropped)
 
 closeWithGrace({ delay: config.shutdownGraceMs, logger: app.log }, async function shutdown({ signal, err }) {
+  exitAnywayAfter(config.shutdownGraceMs)
   if (err) app.log.error({ err }, 'closing after an unexpected error')
   else app.log.info({ signal }, 'draining before exit')
   await app.close()
   await flushTraces()
   app.log.info('closed')
+  // The last lines, for a reader that is slow but reading; one that is stuck costs them only.
+  await logs.drained(Math.floor(config.shutdownGraceMs / 10))
 })
+
+/**
+ * Kills the process `ms` from now whatever its main thread is doing, from a thread of its own:
+ * a synchronous write into a full pipe (a logger's flush at exit) stops every timer here.
+ * close-with-grace's timer, set first for the same deadline, exits (code 1) when it can run.
+ */
+function exitAnywayAfter(ms: number): void {
+  const code = "const { workerData: w } = require('node:worker_threads'); setTimeout(() => process.kill(w.pid, 'SIGKILL'), w.ms)"
+  new Worker(code, { eval: true, workerData: { pid: process.pid, ms }, execArgv: [] }).unref()
+}
 
 /** Exports the spans still buffered, when telemetry.ts started an SDK. */
 async function flushTraces(): Promise<void> {
