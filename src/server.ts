@@ -38,7 +38,8 @@ closeWithGrace({ delay: config.shutdownGraceMs, logger: app.log }, async functio
  * close-with-grace's timer, set first for the same deadline, exits (code 1) when it can run.
  */
 function exitAnywayAfter(ms: number): void {
-  const code = "const { workerData: w } = require('node:worker_threads'); setTimeout(() => process.kill(w.pid, 'SIGKILL'), w.ms)"
+  const code =
+    "const { workerData: w } = require('node:worker_threads'); setTimeout(() => process.kill(w.pid, 'SIGKILL'), w.ms)"
   new Worker(code, { eval: true, workerData: { pid: process.pid, ms }, execArgv: [] }).unref()
 }
 
