@@ -2,6 +2,7 @@
 // never innerHTML: a message is shown as the characters it contains.
 import type { ErrorBody, Member, Message } from '../../src/chat/protocol.js'
 import type { ConnectionState } from './connection.js'
+import { reconcile, replaceIfChanged, type Wanted } from './reconcile.js'
 import type { Pending, RoomState } from './room-state.js'
 
 export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -111,45 +112,6 @@ export interface PendingHandlers {
   discard: (clientId: string) => void
 }
 
-/** An item of a list as it should be: `key` names it, `sig` tells when it must be built anew. */
-interface Wanted {
-  key: string
-  sig: string
-  build: () => HTMLElement
-}
-
-/**
- * Makes `list`'s children match `wanted`, keeping every child whose key and signature are
- * unchanged: new messages are added, not the whole list rebuilt, so a reader's text selection
- * and keyboard focus survive other people's activity, and a screen reader hears only what is new.
- */
-function reconcile(list: HTMLElement, wanted: Wanted[]): void {
-  const existing = new Map<string, HTMLElement>()
-  for (const child of Array.from(list.children) as HTMLElement[]) {
-    if (child.dataset.key !== undefined) existing.set(child.dataset.key, child)
-    else child.remove()
-  }
-  let cursor = list.firstElementChild
-  for (const item of wanted) {
-    let node = existing.get(item.key)
-    existing.delete(item.key)
-    if (node === undefined || node.dataset.sig !== item.sig) {
-      const fresh = item.build()
-      fresh.dataset.key = item.key
-      fresh.dataset.sig = item.sig
-      // Changed in place where it stands, so that the nodes after it need not move.
-      if (node !== undefined) {
-        if (node === cursor) cursor = fresh
-        node.replaceWith(fresh)
-      }
-      node = fresh
-    }
-    if (node === cursor) cursor = cursor.nextElementSibling
-    else list.insertBefore(node, cursor)
-  }
-  for (const stale of existing.values()) stale.remove()
-}
-
 export function renderMessages(
   room: RoomState | undefined,
   me: Member,
@@ -197,13 +159,6 @@ export function renderMessages(
 export function messagesFit(): boolean {
   const list = $('messages')
   return list.scrollHeight <= list.clientHeight + 40
-}
-
-/** Sets a list's children only when what they show changed (`sig`): the same buttons stay focused. */
-function replaceIfChanged(list: HTMLElement, sig: string, build: () => HTMLElement[]): void {
-  if (list.dataset.sig === sig) return
-  list.dataset.sig = sig
-  list.replaceChildren(...build())
 }
 
 export function renderRooms(
@@ -318,4 +273,17 @@ export function renderConnection(state: ConnectionState, detail?: string): void 
     offline: 'Offline'
   }
   node.textContent = detail === undefined ? words[state] : `${words[state]} ${detail}`
+}
+
+/** A note over the open room's messages (undefined: none). */
+export function showNote(text: string | undefined): void {
+  const note = $('history-note')
+  note.hidden = text === undefined
+  note.textContent = text ?? ''
+}
+
+/** The rooms menu on a narrow screen: open or shut, and the button that toggles it says which. */
+export function showRoomsMenu(open: boolean): void {
+  document.body.classList.toggle('show-rooms', open)
+  $('toggle-rooms').setAttribute('aria-expanded', String(open))
 }
