@@ -28,6 +28,8 @@ export type Outcome<T> =
 export interface RequestOptions {
   /** Without one, a single try. */
   policy?: RetryPolicy
+  /** How long each try waits for its answer (ACK_TIMEOUT_MS unless told). */
+  timeoutMs?: number
   /** Aborted when the answer no longer matters (the room was left, the session ended). */
   signal?: AbortSignal
   /** Checked before each try again: false ends the request as cancelled. */
@@ -44,13 +46,13 @@ export async function request<E extends Asked>(
   payload: PayloadOf<E>,
   options: RequestOptions = {}
 ): Promise<Outcome<ResultOf<E>>> {
-  const { policy, signal, wanted, onRetry, onResume } = options
+  const { policy, signal, wanted, onRetry, onResume, timeoutMs = ACK_TIMEOUT_MS } = options
   // A function, not a narrowed property: the signal may be aborted during each await.
   const aborted = () => signal?.aborted === true
   for (let attempt = 0; ; attempt++) {
     if (aborted() || (attempt > 0 && wanted?.() === false)) return { status: 'cancelled' }
     if (!socket.connected) return { status: 'offline', dropped: false }
-    const answer = (await (socket.timeout(ACK_TIMEOUT_MS) as unknown as Emitter)
+    const answer = (await (socket.timeout(timeoutMs) as unknown as Emitter)
       .emitWithAck(event, payload)
       .catch(() => undefined)) as Answer | undefined
     if (aborted()) return { status: 'cancelled' }
