@@ -2,7 +2,7 @@
 // Streams adapter for what is not a room's entry (presence, typing, a user's sockets on every
 // node). Whatever this opens, its onClose closes.
 import { createAdapter } from '@socket.io/redis-streams-adapter'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { MemoryStore } from '../chat/store/memory-store.js'
@@ -60,6 +60,96 @@ const STREAM = { name: 'chat:socket.io', maxLen: 100_000 }
 /** Entries one stream read asks for (the adapter's default). */
 const READ_COUNT = 100
 
+const retryStrategy = (attempt: number) => Math.min(attempt * 100, 2000)
+
+/** The store's command connection, which says when Redis comes and goes (once per outage). */
+function commandConnection(url: string, log: FastifyBaseLogger): { client: Redis; up: () => boolean } {
+  // Fails fast while Redis is away (no offline queue): a send is refused with UNAVAILABLE
+  // rather than held, and readiness turns 503.
+  const client = new Redis(url, {
+    connectionName: 'chat-store',
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 2000,
+    // A command cut off by a disconnect may have run: never send it again behind our back
+    // (an append without a clientId would be stored twice).
+    autoResendUnfulfilledCommands: false,
+    // Commands issued in the same tick (many sends at once) go out in one write.
+    enableAutoPipelining: true,
+    retryStrategy
+  })
+  let up = false
+  client.on('ready', () => {
+    if (!up) log.info({ event: 'redis_up' }, 'Redis is reachable')
+    up = true
+  })
+  client.on('close', () => {
+    if (up) log.warn({ event: 'redis_down' }, 'Redis connection lost; reconnecting')
+    up = false
+  })
+  // An error event without a listener would crash the process.
+  client.on('error', (err: Error) => {
+    if (up) log.warn({ err: { message: err.message } }, 'Redis error')
+  })
+  return { client, up: () => up }
+}
+
+/**
+ * The Socket.IO Redis Streams adapter. It makes its own connections from its client (a stream
+ * reader, a subscriber); they are closed with the rest, since the adapter lets its reader go
+ * only after a read returns, which never happens while Redis is away.
+ */
+function clusterAdapter(url: string): { adapter: ReturnType<typeof createAdapter>; close: () => void } {
+  // Keeps its queue: broadcasts published during a blip go out after it.
+  const adapterClient = new Redis(url, { connectionName: 'chat-adapter', maxRetriesPerRequest: null, retryStrategy })
+  adapterClient.on('error', () => {})
+  const made: Redis[] = []
+  const duplicate = adapterClient.duplicate.bind(adapterClient)
+  adapterClient.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
+    const connection = duplicate(...args)
+    made.push(connection)
+    readAfterLastEntry(connection, STREAM.name)
+    return connection
+  }) as Redis['duplicate']
+  // A short blocking read, so the reader notices a close within a second.
+  const adapter = createAdapter(adapterClient, { streamName: STREAM.name, maxLen: STREAM.maxLen, readCount: READ_COUNT, blockTimeInMs: 1000 })
+  return {
+    adapter,
+    close() {
+      adapterClient.disconnect()
+      for (const connection of made) connection.disconnect()
+    }
+  }
+}
+
+function redisStore(url: string, historyLimit: number, log: FastifyBaseLogger) {
+  const { client, up } = commandConnection(url, log)
+  // The feed's subscriptions come back by themselves after a reconnection (auto-resubscribe).
+  const subscriber = new Redis(url, { connectionName: 'chat-feed', enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy })
+  subscriber.on('error', () => {})
+  const store = new RedisStore(client, subscriber, {
+    historyLimit,
+    onError(err, operation) {
+      // While Redis is known to be away, every refused operation would repeat the same news.
+      log[up() ? 'warn' : 'debug']({ event: 'redis_failed', operation, err: { message: (err as Error).message } }, 'Redis operation failed')
+    },
+    onMigrated(rooms) {
+      log.info({ event: 'redis_keys_migrated', rooms }, "history of earlier versions moved to today's key names")
+    },
+    onFeedLost(_room, count) {
+      log.warn({ event: 'feed_entries_lost', count }, 'entries trimmed from history before this node could deliver them')
+    }
+  })
+  // Announce this node once connected, and again after every reconnection.
+  client.on('ready', () => store.start())
+  const close = async () => {
+    await store.close()
+    client.disconnect()
+    subscriber.disconnect()
+  }
+  return { store, client, close }
+}
+
 export default fp(
   async function storePlugin(fastify: FastifyInstance, options: StoreOptions) {
     if (options.store !== undefined || options.redisUrl === undefined) {
@@ -72,100 +162,18 @@ export default fp(
       })
       return
     }
-
     const log = fastify.log.child({ component: 'redis' })
-    // Fails fast while Redis is away (no offline queue): a send is refused with UNAVAILABLE
-    // rather than held, and readiness turns 503.
-    const client = new Redis(options.redisUrl, {
-      connectionName: 'chat-store',
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 2000,
-      // A command cut off by a disconnect may have run: never send it again behind our back
-      // (an append without a clientId would be stored twice).
-      autoResendUnfulfilledCommands: false,
-      // Commands issued in the same tick (many sends at once) go out in one write.
-      enableAutoPipelining: true,
-      retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
-    })
-    // The adapter's client keeps its queue: broadcasts published during a blip go out after it.
-    const adapterClient = new Redis(options.redisUrl, {
-      connectionName: 'chat-adapter',
-      maxRetriesPerRequest: null,
-      retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
-    })
-    let up = false
-    client.on('ready', () => {
-      if (!up) log.info({ event: 'redis_up' }, 'Redis is reachable')
-      up = true
-    })
-    client.on('close', () => {
-      if (up) log.warn({ event: 'redis_down' }, 'Redis connection lost; reconnecting')
-      up = false
-    })
-    // An error event without a listener would crash the process; these are logged once per outage.
-    client.on('error', (err: Error) => {
-      if (up) log.warn({ err: { message: err.message } }, 'Redis error')
-    })
-    adapterClient.on('error', () => {})
-
-    // The feed's subscriptions come back by themselves after a reconnection (auto-resubscribe).
-    const subscriber = new Redis(options.redisUrl, {
-      connectionName: 'chat-feed',
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
-    })
-    subscriber.on('error', () => {})
-    const store = new RedisStore(client, subscriber, {
-      historyLimit: options.historyLimit,
-      onError(err, operation) {
-        // While Redis is known to be away, every refused operation would repeat the same news.
-        const level = up ? 'warn' : 'debug'
-        log[level]({ event: 'redis_failed', operation, err: { message: (err as Error).message } }, 'Redis operation failed')
-      },
-      onMigrated(rooms) {
-        log.info({ event: 'redis_keys_migrated', rooms }, "history of earlier versions moved to today's key names")
-      },
-      onFeedLost(_room, count) {
-        log.warn({ event: 'feed_entries_lost', count }, 'entries trimmed from history before this node could deliver them')
-      }
-    })
-    // Announce this node once connected, and again after every reconnection.
-    client.on('ready', () => store.start())
-    // Connected is not answering: a Redis that hangs (stopped, or cut off without a reset) keeps
-    // its connection open while every command times out. The store knows from its heartbeats,
-    // readiness pings and commands.
-    fastify.metrics.redisUpWith(() => store.available)
-    fastify.decorate('store', store)
-    fastify.decorate('redisClient', client)
-    // The adapter makes its own connections from this one (a stream reader, a subscriber). They
-    // are closed with the rest: the adapter lets its reader go only after a read returns, which
-    // never happens while Redis is away, and its reconnection timer would keep the process up.
-    const duplicates: Redis[] = []
-    const duplicate = adapterClient.duplicate.bind(adapterClient)
-    adapterClient.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
-      const made = duplicate(...args)
-      duplicates.push(made)
-      readAfterLastEntry(made, STREAM.name)
-      return made
-    }) as Redis['duplicate']
-    // A short blocking read, so the reader notices a close within a second.
-    fastify.decorate(
-      'clusterAdapter',
-      createAdapter(adapterClient, {
-        streamName: STREAM.name,
-        maxLen: STREAM.maxLen,
-        readCount: READ_COUNT,
-        blockTimeInMs: 1000
-      })
-    )
+    const redis = redisStore(options.redisUrl, options.historyLimit, log)
+    const cluster = clusterAdapter(options.redisUrl)
+    // Connected is not answering: a Redis that hangs keeps its connection open while every
+    // command times out. The store knows from its heartbeats, readiness pings and commands.
+    fastify.metrics.redisUpWith(() => redis.store.available)
+    fastify.decorate('store', redis.store)
+    fastify.decorate('redisClient', redis.client)
+    fastify.decorate('clusterAdapter', cluster.adapter)
     fastify.addHook('onClose', async function closeRedis() {
-      await store.close()
-      client.disconnect()
-      subscriber.disconnect()
-      adapterClient.disconnect()
-      for (const made of duplicates) made.disconnect()
+      await redis.close()
+      cluster.close()
     })
   },
   { name: 'store', dependencies: ['metrics'] }

@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import type { FeedEntry } from '../../../src/chat/store/parts.js'
-import { RedisStore } from '../../../src/chat/store/redis-store.js'
+import { RedisStore, type RedisStoreOptions } from '../../../src/chat/store/redis-store.js'
 import { until } from '../../helpers.js'
 import { startRedis } from '../../redis-server.js'
 import { directoryContract } from './directory-contract.js'
@@ -17,11 +17,11 @@ const ann = { id: 'ann', name: 'Ann' }
 if (redis !== undefined) {
   let db = 0
   /** A store (a node) on its own database, or on `shared`'s when given; closed at teardown. */
-  const open = async (t: Test, historyLimit = 10, onDb?: number) => {
+  const open = async (t: Test, historyLimit = 10, onDb?: number, options: Partial<RedisStoreOptions> = {}) => {
     const client = new Redis(redis.url, { db: onDb ?? db++ % 12, enableOfflineQueue: true })
     const subscriber = client.duplicate()
     if (onDb === undefined) await client.flushdb()
-    const store = new RedisStore(client, subscriber, { historyLimit, upkeepMs: 0 })
+    const store = new RedisStore(client, subscriber, { historyLimit, upkeepMs: 0, ...options })
     t.teardown(async () => {
       await store.close()
       client.disconnect()
@@ -108,14 +108,7 @@ if (redis !== undefined) {
   })
 
   t.test("every key of a room shares the room's hash tag, and expires a while after its last message", async (t) => {
-    const client = new Redis(redis.url, { db: 13 })
-    const subscriber = client.duplicate()
-    t.teardown(() => {
-      client.disconnect()
-      subscriber.disconnect()
-    })
-    await client.flushdb()
-    const store = new RedisStore(client, subscriber, { historyLimit: 10, roomTtlSeconds: 3600, upkeepMs: 0 })
+    const { store, client } = await open(t, 10, undefined, { roomTtlSeconds: 3600 })
     await store.log.append({ room: 'r', user: ann, text: 'x', ts: 1, clientId: 'c' })
     await store.presence.add('r', ann, 's1')
     await store.directory.createRoom({ name: 'r', kind: 'public', title: 'r', createdAt: 1 })
@@ -132,19 +125,11 @@ if (redis !== undefined) {
       const ttl = await client.ttl(key)
       t.ok(ttl > 3500 && ttl <= 3600, `${key} expires in an hour (${ttl} s)`)
     }
-    await store.close()
   })
-}
 
-if (redis !== undefined) {
   t.test("a room's history under the key names of earlier versions is moved once, and readiness waits for it", async (t) => {
-    const client = new Redis(redis.url, { db: 14 })
-    const subscriber = client.duplicate()
-    t.teardown(() => {
-      client.disconnect()
-      subscriber.disconnect()
-    })
-    await client.flushdb()
+    const moved: number[] = []
+    const { store, client } = await open(t, 10, undefined, { onMigrated: (n) => moved.push(n) })
     const old = (seq: number, text: string) => JSON.stringify({ id: `m${seq}`, room: 'old', seq, user: ann, text, ts: 1, clientId: `c${seq}` })
     await client.set('chat:room:old:seq', '2')
     await client.zadd('chat:room:old:log', 1, old(1, 'first'), 2, old(2, 'second'))
@@ -153,9 +138,6 @@ if (redis !== undefined) {
     // A room that already has a log under the new names keeps it.
     await client.set('chat:room:both:seq', '9')
     await client.set('chat:{both}:seq', '1')
-    const moved: number[] = []
-    const store = new RedisStore(client, subscriber, { historyLimit: 10, upkeepMs: 0, onMigrated: (n) => moved.push(n) })
-    t.teardown(() => store.close())
     store.start()
     await store.ping()
     t.same(moved, [1], 'one room moved, told once')
