@@ -59,16 +59,24 @@ t.test('sends that reached the node before its drain began are all answered, ok 
   }
   const disconnected = new Promise<string>((resolve) => socket.once('disconnect', resolve))
   // Every byte of the burst is in the node's kernel buffer before the node reads any of it.
-  const engine = socket.io.engine as unknown as { writeBuffer: unknown[]; transport: { ws: { bufferedAmount: number; _socket: NetSocket } } }
+  const engine = socket.io.engine as unknown as {
+    writeBuffer: unknown[]
+    transport: { ws: { bufferedAmount: number; _socket: NetSocket } }
+  }
   const raw = engine.transport.ws
-  const reached = () => engine.writeBuffer.length === 0 && raw.bufferedAmount === 0 && unsentBytes(raw._socket.localPort!) === 0
+  const reached = () =>
+    engine.writeBuffer.length === 0 && raw.bufferedAmount === 0 && unsentBytes(raw._socket.localPort!) === 0
   await until(reached, 10_000, 'the burst to reach the node')
   writeFileSync(fifo, 'go')
 
   t.equal(await disconnected, 'transport close')
   const unanswered = answers.filter((a) => a === undefined).length
   const other = answers.filter((a) => a !== undefined && a !== 'ok' && a !== 'UNAVAILABLE')
-  t.equal(unanswered, 0, `every send of the burst was answered before the close (${answers.filter((a) => a === 'UNAVAILABLE').length} UNAVAILABLE)`)
+  t.equal(
+    unanswered,
+    0,
+    `every send of the burst was answered before the close (${answers.filter((a) => a === 'UNAVAILABLE').length} UNAVAILABLE)`
+  )
   t.same(other, [], 'each answer is ok or UNAVAILABLE')
   t.equal(await node.exited, 0, 'a clean exit')
 })

@@ -10,13 +10,22 @@ import type { ChatSocket } from './chat-service.js'
 import type { ErrorCode, Member } from './protocol.js'
 
 /** Why a handshake was refused: the `reason` label of chat_connection_rejections_total. */
-export const REJECTION_REASONS = ['UNAUTHORIZED', 'TOO_MANY_CONNECTIONS', 'ADDRESS_LIMIT', 'ORIGIN', 'DRAINING'] as const
+export const REJECTION_REASONS = [
+  'UNAUTHORIZED',
+  'TOO_MANY_CONNECTIONS',
+  'ADDRESS_LIMIT',
+  'ORIGIN',
+  'DRAINING'
+] as const
 export type RejectionReason = (typeof REJECTION_REASONS)[number]
 
 /** Handshakes one Engine.IO connection may have refused before it is closed. */
 export const REFUSALS_PER_CONNECTION = 3
 
-export type AdmissionOptions = Pick<Config, 'corsOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'maxConnectionsPerUser'>
+export type AdmissionOptions = Pick<
+  Config,
+  'corsOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'maxConnectionsPerUser'
+>
 
 export interface AdmissionLog {
   info(details: object, message: string): void
@@ -75,41 +84,49 @@ export class Admission {
    * namespace middleware) makes a stock client retry by itself, as it should while a node drains.
    */
   readonly allowRequest = (req: IncomingMessage, callback: AllowCallback): void => {
+    const refused = this.transportRefusal(req)
+    callback(refused ?? null, refused === undefined)
+  }
+
+  /** Why a handshake is refused at the transport level, or undefined when it may go on. */
+  private transportRefusal(req: IncomingMessage): string | undefined {
     const { log } = this.deps
+    const remoteAddress = req.socket.remoteAddress
     if (this.deps.draining()) {
       this.deps.onRejected('DRAINING')
-      return callback('The server is restarting', false)
+      return 'The server is restarting'
     }
     // Fastify's routes refuse an HTTP/1.1 request without Host; so does this.
-    if (req.headers.host === undefined && req.httpVersion === '1.1') return callback('A Host header is required', false)
+    if (req.headers.host === undefined && req.httpVersion === '1.1') return 'A Host header is required'
     if (!this.originAllowed(req)) {
       this.deps.onRejected('ORIGIN')
-      const detail = { event: 'connect_refused', reason: 'ORIGIN', origin: req.headers.origin, remoteAddress: req.socket.remoteAddress }
-      log.warn(detail, 'socket refused: origin not allowed')
-      return callback('Origin not allowed', false)
+      log.warn(
+        { event: 'connect_refused', reason: 'ORIGIN', origin: req.headers.origin, remoteAddress },
+        'socket refused: origin not allowed'
+      )
+      return 'Origin not allowed'
     }
     // Before anything is allocated for the connection, and whether or not it will ever send a
     // token: a stock client meets the refusal as a failed attempt and tries again later.
     const limit = this.options.maxConnectionsPerAddress
-    if (limit > 0) {
-      const key = addressKey(this.clientAddress(req))
-      const open = this.openFrom(key)
-      if (open >= limit) {
-        this.deps.onRejected('ADDRESS_LIMIT')
-        const detail = { event: 'connect_refused', reason: 'ADDRESS_LIMIT', address: key, remoteAddress: req.socket.remoteAddress }
-        log.warn(detail, 'socket refused: too many connections from one address')
-        return callback('Too many connections from your address', false)
-      }
-      // Counted now, not when the connection is made (a few microtasks on): handshakes pipelined
-      // in one write are all let through before any connection is made. Given back at the end
-      // of this turn if none was (the handshake failed).
-      this.byAddress.set(key, open + 1)
-      this.reserved.add(req)
-      setImmediate(() => {
-        if (this.reserved.delete(req)) this.release(key)
-      })
+    if (limit <= 0) return undefined
+    const key = addressKey(this.clientAddress(req))
+    const open = this.openFrom(key)
+    if (open >= limit) {
+      this.deps.onRejected('ADDRESS_LIMIT')
+      const detail = { event: 'connect_refused', reason: 'ADDRESS_LIMIT', address: key, remoteAddress }
+      log.warn(detail, 'socket refused: too many connections from one address')
+      return 'Too many connections from your address'
     }
-    callback(null, true)
+    // Counted now, not when the connection is made (a few microtasks on): handshakes pipelined
+    // in one write are all let through before any connection is made. Given back at the end of
+    // this turn if none was (the handshake failed).
+    this.byAddress.set(key, open + 1)
+    this.reserved.add(req)
+    setImmediate(() => {
+      if (this.reserved.delete(req)) this.release(key)
+    })
+    return undefined
   }
 
   /** Engine.IO's `connection`: the connection counts under its address until it closes. */
@@ -129,28 +146,35 @@ export class Admission {
       forwardedFor: forwardedFor(socket.request),
       transport: socket.conn.transport.name
     }
-    let handshake = this.handshakes.get(socket.conn)
-    if (handshake === undefined) this.handshakes.set(socket.conn, (handshake = { held: false, refused: 0 }))
-    const refuse = (reason: 'UNAUTHORIZED' | 'TOO_MANY_CONNECTIONS', message: string, detail: object) => {
+    const handshake = this.handshakes.get(socket.conn) ?? { held: false, refused: 0 }
+    this.handshakes.set(socket.conn, handshake)
+    const refuse = (reason: 'UNAUTHORIZED' | 'TOO_MANY_CONNECTIONS', message: string, detail: object): void => {
       this.deps.onRejected(reason)
       next(refusal(reason, message))
       // A stock client tries again on its connection after a refusal only when told to. One that
       // keeps trying there is logged three times, then closed (once its refusals are out:
       // Socket.IO sends them on the next tick, and only on an open connection).
       handshake.refused++
-      if (handshake.refused <= REFUSALS_PER_CONNECTION) this.deps.log.warn({ event: 'connect_refused', reason, ...detail, ...audit }, 'socket refused')
+      if (handshake.refused <= REFUSALS_PER_CONNECTION)
+        this.deps.log.warn({ event: 'connect_refused', reason, ...detail, ...audit }, 'socket refused')
       if (handshake.refused === REFUSALS_PER_CONNECTION) setImmediate(() => socket.conn.close())
     }
-    if (handshake.held) return refuse('TOO_MANY_CONNECTIONS', 'One chat socket per connection', { detail: 'second socket on one connection' })
+    if (handshake.held) {
+      refuse('TOO_MANY_CONNECTIONS', 'One chat socket per connection', { detail: 'second socket on one connection' })
+      return
+    }
     let user: Member
     try {
       user = this.deps.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
     } catch (err) {
       const message = err instanceof ChatError ? err.message : 'The access token is not valid'
-      return refuse('UNAUTHORIZED', message, { detail: message })
+      refuse('UNAUTHORIZED', message, { detail: message })
+      return
     }
     if (!this.deps.hasRoomFor(user.id)) {
-      return refuse('TOO_MANY_CONNECTIONS', `At most ${this.options.maxConnectionsPerUser} connections per user`, { userId: user.id })
+      const message = `At most ${this.options.maxConnectionsPerUser} connections per user`
+      refuse('TOO_MANY_CONNECTIONS', message, { userId: user.id })
+      return
     }
     handshake.held = true
     socket.data.user = user

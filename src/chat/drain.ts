@@ -1,9 +1,14 @@
 // Closing a node's connections for shutdown: answer what is in flight, refuse what arrives
 // meanwhile, send what delivery holds back, then close every transport without a Socket.IO
 // disconnect packet, so that a stock client sees "transport close" and reconnects by itself.
-import type { Socket as EngineSocket } from 'engine.io'
 import type { ChatServer } from './chat-service.js'
-import { webSocketOf, type WebSocketTransportSocket } from './delivery.js'
+import {
+  type EngineConnection,
+  engineConnections,
+  type WebSocketTransportSocket,
+  webSocketClosed,
+  webSocketOf
+} from './delivery/engine-internals.js'
 import type { InflightGate } from './socket-handlers.js'
 
 export interface DrainOptions {
@@ -34,19 +39,22 @@ export async function drain(io: ChatServer, options: DrainOptions): Promise<void
   await gate.drain(timeoutMs)
   options.flush()
   // Every engine connection, including any still in their Socket.IO handshake.
-  const clients = Object.values((io.engine as unknown as { clients: Record<string, EngineSocket> }).clients)
-  options.log.info({ event: 'drain', connections: clients.length, inflight: gate.inflight, waitedMs: Date.now() - started }, 'closing connections for shutdown')
+  const clients = engineConnections(io)
+  options.log.info(
+    { event: 'drain', connections: clients.length, inflight: gate.inflight, waitedMs: Date.now() - started },
+    'closing connections for shutdown'
+  )
   await closeAll(clients, timeoutMs)
 }
 
 /** Closes the connections; a client that stops reading never answers the close: cut after `timeoutMs`. */
-async function closeAll(clients: EngineSocket[], timeoutMs: number): Promise<void> {
+async function closeAll(clients: EngineConnection[], timeoutMs: number): Promise<void> {
   const sockets: WebSocketTransportSocket[] = []
   const closed = clients.map((client) => {
     const ws = webSocketOf(client)
     // Engine.IO writes what it holds for the connection first, then closes it.
     client.close()
-    if (ws === undefined || ws.readyState === WS_CLOSED) return Promise.resolve()
+    if (ws === undefined || webSocketClosed(ws)) return Promise.resolve()
     sockets.push(ws)
     return new Promise<void>((resolve) => ws.once('close', () => resolve()))
   })
@@ -58,7 +66,5 @@ async function closeAll(clients: EngineSocket[], timeoutMs: number): Promise<voi
       resolve()
     })
   })
-  for (const ws of sockets) if (ws.readyState !== WS_CLOSED) ws.terminate()
+  for (const ws of sockets) if (!webSocketClosed(ws)) ws.terminate()
 }
-
-const WS_CLOSED = 3

@@ -20,7 +20,10 @@ export function metricHooks(metrics: ChatMetrics): Pick<HandlerHooks, 'onEventDo
   return {
     onEventDone({ event, seconds, code, span }) {
       let handled = events.get(event)
-      if (handled === undefined) events.set(event, (handled = metrics.events.labels(event)))
+      if (handled === undefined) {
+        handled = metrics.events.labels(event)
+        events.set(event, handled)
+      }
       handled.inc()
       if (event === 'message:send') {
         metrics.messagesReceived.inc()
@@ -32,7 +35,10 @@ export function metricHooks(metrics: ChatMetrics): Pick<HandlerHooks, 'onEventDo
       if (code !== undefined) {
         const key = `${event} ${code}`
         let child = errors.get(key)
-        if (child === undefined) errors.set(key, (child = metrics.eventErrors.labels(event, code)))
+        if (child === undefined) {
+          child = metrics.eventErrors.labels(event, code)
+          errors.set(key, child)
+        }
         child.inc()
       }
     },

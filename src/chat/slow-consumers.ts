@@ -2,7 +2,7 @@
 // room's traffic without limit: past `maxBufferedBytes` waiting, its connection is cut. A stock
 // client reconnects and rejoins with `since`, so it misses nothing it can take.
 import type { ChatServer, ChatSocket } from './chat-service.js'
-import { bufferedBytes, webSocketOf } from './delivery.js'
+import { bufferedBytes, cutConnection } from './delivery/engine-internals.js'
 
 export interface SlowConsumerOptions {
   /** Output waiting for one client beyond which its connection is cut. */
@@ -19,9 +19,7 @@ export function cutSlowConsumers(io: ChatServer, options: SlowConsumerOptions): 
     const waiting = bufferedBytes(socket.conn)
     if (waiting <= options.maxBufferedBytes) continue
     options.onCut(socket, waiting)
-    const raw = webSocketOf(socket.conn)
-    if (raw !== undefined) raw.terminate()
-    else (socket.conn as unknown as { close(discard: boolean): void }).close(true)
+    cutConnection(socket.conn)
     cut++
   }
   return cut

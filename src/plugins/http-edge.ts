@@ -1,7 +1,7 @@
 // The HTTP edge: every request the API cannot take (not valid HTTP, too slow, a broken URL, no
 // Host, a body in another charset or encoding, an unknown route, an upgrade outside Socket.IO)
 // is answered in the API's one error shape. Part of it are Fastify server options, built here.
-import { type IncomingMessage, type Server, STATUS_CODES, ServerResponse } from 'node:http'
+import { type IncomingMessage, type Server, ServerResponse, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify'
@@ -65,19 +65,32 @@ export function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     return
   }
   const code: HttpErrorCode =
-    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'INVALID_PAYLOAD'
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? 'REQUEST_TIMEOUT'
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'HEADERS_TOO_LARGE'
+        : 'INVALID_PAYLOAD'
   const { status } = errorTable[code]
-  const body = JSON.stringify(errorReply(status, code, code === 'INVALID_PAYLOAD' ? 'The request is not valid HTTP' : errorTable[code].message))
+  const body = JSON.stringify(
+    errorReply(status, code, code === 'INVALID_PAYLOAD' ? 'The request is not valid HTTP' : errorTable[code].message)
+  )
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    )
   }
   socket.destroy()
 }
 
 /** A URL Fastify cannot decode (a broken %-escape) is refused before any route: same shape. */
-export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = function frameworkErrors(err, request, reply) {
+export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = function frameworkErrors(
+  err,
+  request,
+  reply
+) {
   const answer = reply as unknown as FastifyReply
-  if (err.code === 'FST_ERR_BAD_URL') return void answer.code(400).send(errorReply(400, 'INVALID_PAYLOAD', 'The URL is not valid'))
+  if (err.code === 'FST_ERR_BAD_URL')
+    return void answer.code(400).send(errorReply(400, 'INVALID_PAYLOAD', 'The URL is not valid'))
   request.log.error({ err }, 'request failed')
   void answer.code(500).send(errorReply(500, 'INTERNAL', errorTable.INTERNAL.message))
 }
@@ -93,8 +106,14 @@ export default fp(
       if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) return payload
       const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(headers['content-type'] ?? '')?.[1]
       const encoding = headers['content-encoding']?.trim().toLowerCase()
-      if ((charset !== undefined && !/^utf-?8$/i.test(charset)) || (encoding !== undefined && encoding !== 'identity')) {
-        throw new ChatError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json in UTF-8, without Content-Encoding')
+      if (
+        (charset !== undefined && !/^utf-?8$/i.test(charset)) ||
+        (encoding !== undefined && encoding !== 'identity')
+      ) {
+        throw new ChatError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          'Send the body as application/json in UTF-8, without Content-Encoding'
+        )
       }
       return payload
     })
@@ -121,10 +140,18 @@ export default fp(
     // An Expect header other than 100-continue: Node would answer a bare 417.
     fastify.server.on('checkExpectation', function refuseExpectation(_req, res) {
       const body = JSON.stringify(errorReply(417, 'INVALID_PAYLOAD', 'Only Expect: 100-continue is supported'))
-      res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
+      res
+        .writeHead(417, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          connection: 'close'
+        })
+        .end(body)
     })
     fastify.setNotFoundHandler(function notFound(request, reply) {
-      return reply.code(404).send(errorReply(404, 'NOT_FOUND', `Route ${request.method}:${request.url.slice(0, 200)} not found`))
+      return reply
+        .code(404)
+        .send(errorReply(404, 'NOT_FOUND', `Route ${request.method}:${request.url.slice(0, 200)} not found`))
     })
     const socketPath = `${options.socketPath.replace(/\/$/, '')}/`
     fastify.server.on('upgrade', function answerOtherUpgrades(req: IncomingMessage, socket: Socket) {
@@ -154,8 +181,13 @@ function answerAsPlainRequest(fastify: FastifyInstance, req: IncomingMessage, so
   })
   // Node reads no body on a request that asks to upgrade: one that has a body is refused rather
   // than seen empty.
-  if ((req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined) {
-    const body = JSON.stringify(errorReply(400, 'INVALID_PAYLOAD', 'A request that asks to upgrade cannot carry a body here'))
+  if (
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
+    req.headers['transfer-encoding'] !== undefined
+  ) {
+    const body = JSON.stringify(
+      errorReply(400, 'INVALID_PAYLOAD', 'A request that asks to upgrade cannot carry a body here')
+    )
     res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
     return
   }

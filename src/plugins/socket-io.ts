@@ -74,7 +74,7 @@ export default fp(
       cors: config.corsOrigins === undefined ? undefined : { origin: config.corsOrigins },
       // Admission and delivery are made below, once Socket.IO is; neither is called before.
       allowRequest: (req, callback) => admission.allowRequest(req, callback),
-      preClose(done: Function) {
+      preClose(done) {
         fastify.lifecycle.phase = 'draining'
         drain(fastify.io, { gate, flush: () => deliverer.flush(), timeoutMs: config.drainTimeoutMs, log }).then(
           () => done(),
@@ -100,7 +100,10 @@ export default fp(
       maxBufferedBytes: config.maxBufferedBytes,
       onCut(socket, bufferedBytes) {
         metrics.slowConsumers.inc()
-        log.warn({ event: 'slow_consumer', userId: socket.data.user?.id, socketId: socket.id, bufferedBytes }, 'client stopped reading: connection cut')
+        log.warn(
+          { event: 'slow_consumer', userId: socket.data.user?.id, socketId: socket.id, bufferedBytes },
+          'client stopped reading: connection cut'
+        )
       }
     })
     fastify.addHook('onClose', async function stopDelivery() {
@@ -146,7 +149,10 @@ export default fp(
         admission.released(socket)
         metrics.connectionsActive.dec()
         metrics.disconnections.inc({ reason })
-        log.info({ event: 'disconnect', userId: socket.data.user.id, socketId: socket.id, reason }, 'socket disconnected')
+        log.info(
+          { event: 'disconnect', userId: socket.data.user.id, socketId: socket.id, reason },
+          'socket disconnected'
+        )
         chat.disconnected(socket).catch((err: unknown) => {
           log.error({ err, event: 'disconnect_cleanup_failed', socketId: socket.id }, 'presence cleanup failed')
         })
