@@ -21,13 +21,14 @@ process.on('SIGTERM', function holdUntilTold() {
 })
 `
 
-/** Bytes sent on the TCP connection from local `port` that the peer's kernel has not taken yet. */
-function unsentBytes(port: number): number | undefined {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0')
+/** Bytes sent from local port `from` to port `to` that the peer's kernel has not taken yet. */
+function unsentBytes(from: number, to: number): number | undefined {
+  const hex = (port: number) => `:${port.toString(16).toUpperCase().padStart(4, '0')}`
   for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/)
-    if (fields[1]?.endsWith(`:${hex}`) !== true) continue
-    return Number.parseInt(fields[4]?.split(':')[0] ?? '', 16)
+    const [, local, remote, , queues] = line.trim().split(/\s+/)
+    if (local?.endsWith(hex(from)) === true && remote?.endsWith(hex(to)) === true) {
+      return Number.parseInt(queues?.split(':')[0] ?? '', 16)
+    }
   }
   return undefined
 }
@@ -65,7 +66,7 @@ t.test('sends that reached the node before its drain began are all answered, ok 
   }
   const raw = engine.transport.ws
   const reached = () =>
-    engine.writeBuffer.length === 0 && raw.bufferedAmount === 0 && unsentBytes(raw._socket.localPort!) === 0
+    engine.writeBuffer.length === 0 && raw.bufferedAmount === 0 && unsentBytes(raw._socket.localPort!, port) === 0
   await until(reached, 10_000, 'the burst to reach the node')
   writeFileSync(fifo, 'go')
 
