@@ -1,6 +1,6 @@
 // Socket.IO on the Fastify server, as wiring: admission (transport checks and the handshake),
 // the chat event handlers and their metrics, delivery, slow consumers and the drain on close.
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import socketIoModule, { type FastifySocketioOptions } from 'fastify-socket.io'
 import { Admission, REJECTION_REASONS } from '../chat/admission.js'
@@ -13,6 +13,7 @@ import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/s
 import { chatRoomName, isChatRoom } from '../chat/socket-rooms.js'
 import type { ChatStore } from '../chat/store/parts.js'
 import type { Config } from '../config.js'
+import type { ChatMetrics } from '../metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -119,16 +120,7 @@ export default fp(
     })
     fastify.decorate('chat', chat)
 
-    const hooks: HandlerHooks = {
-      onInternalError(event, err) {
-        log.error({ err, event: 'handler_error', chatEvent: event }, 'chat event failed')
-      },
-      onUnknownEvent(event) {
-        log.debug({ event: 'unknown_event', chatEvent: event.slice(0, 64) }, 'unknown event ignored')
-      },
-      ...metricHooks(metrics),
-      ...options.hooks
-    }
+    const hooks = handlerHooks(log, metrics, options.hooks)
     const attach = createSocketHandlers(chat, { maxMessageLength: config.maxMessageLength, gate, hooks })
 
     const admission = new Admission(config, {
@@ -140,24 +132,48 @@ export default fp(
     })
     io.engine.on('connection', admission.countConnection)
     io.use(admission.authenticate)
-    io.on('connection', function onConnection(socket: ChatSocket) {
-      chat.connected(socket)
-      attach(socket)
-      metrics.connectionsTotal.inc()
-      metrics.connectionsActive.inc()
-      socket.on('disconnect', function onDisconnect(reason) {
-        admission.released(socket)
-        metrics.connectionsActive.dec()
-        metrics.disconnections.inc({ reason })
-        log.info(
-          { event: 'disconnect', userId: socket.data.user.id, socketId: socket.id, reason },
-          'socket disconnected'
-        )
-        chat.disconnected(socket).catch((err: unknown) => {
-          log.error({ err, event: 'disconnect_cleanup_failed', socketId: socket.id }, 'presence cleanup failed')
-        })
-      })
-    })
+    const parts = { chat, attach, admission, metrics, log }
+    io.on('connection', (socket: ChatSocket) => connected(socket, parts))
   },
   { name: 'socket-io', dependencies: ['auth', 'health', 'metrics'] }
 )
+
+/** The event wrapper's hooks: failures and unknown events logged, the chat metrics kept. */
+function handlerHooks(log: FastifyBaseLogger, metrics: ChatMetrics, extra?: Partial<HandlerHooks>): HandlerHooks {
+  return {
+    onInternalError(event, err) {
+      log.error({ err, event: 'handler_error', chatEvent: event }, 'chat event failed')
+    },
+    onUnknownEvent(event) {
+      log.debug({ event: 'unknown_event', chatEvent: event.slice(0, 64) }, 'unknown event ignored')
+    },
+    ...metricHooks(metrics),
+    ...extra
+  }
+}
+
+/** A socket passed admission: set up, handled, counted, and undone when it disconnects. */
+function connected(socket: ChatSocket, parts: ConnectionParts): void {
+  const { chat, admission, metrics, log } = parts
+  chat.connected(socket)
+  parts.attach(socket)
+  metrics.connectionsTotal.inc()
+  metrics.connectionsActive.inc()
+  socket.on('disconnect', function onDisconnect(reason) {
+    admission.released(socket)
+    metrics.connectionsActive.dec()
+    metrics.disconnections.inc({ reason })
+    log.info({ event: 'disconnect', userId: socket.data.user.id, socketId: socket.id, reason }, 'socket disconnected')
+    chat.disconnected(socket).catch((err: unknown) => {
+      log.error({ err, event: 'disconnect_cleanup_failed', socketId: socket.id }, 'presence cleanup failed')
+    })
+  })
+}
+
+interface ConnectionParts {
+  chat: ChatService
+  attach: (socket: ChatSocket) => void
+  admission: Admission
+  metrics: ChatMetrics
+  log: FastifyBaseLogger
+}
