@@ -21,7 +21,7 @@ import { AnswerQueue } from './answers.js'
 import type { Deliverer } from './delivery/coalescer.js'
 import { bufferedBytes } from './delivery/engine-internals.js'
 import { captureTrace } from './delivery/room-writer.js'
-import { DEFAULT_PAGE_SIZE } from './protocol.js'
+import { DEFAULT_PAGE_SIZE, MAX_ROOMS_PER_CONNECTION } from './limits.js'
 import { TokenBucket } from './rate-limiter.js'
 import { chatRoom, userRoom } from './socket-rooms.js'
 import type { ChatStore, PresenceChange } from './store/parts.js'
@@ -65,7 +65,7 @@ export class ChatService {
     private readonly deliverer: Deliverer,
     private readonly options: ChatServiceOptions
   ) {
-    this.maxRooms = options.maxRoomsPerConnection ?? 100
+    this.maxRooms = options.maxRoomsPerConnection ?? MAX_ROOMS_PER_CONNECTION
     // What presence upkeep found (a dead node's users left, this node's came back) is news too.
     store.presence.onChange(({ room, user, status }: PresenceChange) => {
       this.io.to(chatRoom(room)).emit('presence', { room, user, status })
