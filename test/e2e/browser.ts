@@ -83,3 +83,14 @@ export async function adaAndGrace(t: Test): Promise<{ url: string; ada: Page; gr
   await ada.getByText('2 here: Ada (you), Grace').waitFor()
   return { url, ada, grace }
 }
+
+/** Socket.IO requests a page made, by transport, in order. */
+export function transportsOf(page: Page): string[] {
+  const seen: string[] = []
+  page.on('request', (r) => {
+    const transport = /\/socket\.io\/\?.*transport=(\w+)/.exec(r.url())?.[1]
+    if (transport !== undefined) seen.push(transport)
+  })
+  page.on('websocket', (ws) => ws.url().includes('/socket.io/') && seen.push('websocket'))
+  return seen
+}
