@@ -3,9 +3,9 @@
 // disconnect packet, so that a stock client sees "transport close" and reconnects by itself.
 import type { ChatServer } from './chat-service.js'
 import {
+  cutConnection,
   type EngineConnection,
   engineConnections,
-  type WebSocketTransportSocket,
   webSocketClosed,
   webSocketOf
 } from './delivery/engine-internals.js'
@@ -47,24 +47,46 @@ export async function drain(io: ChatServer, options: DrainOptions): Promise<void
   await closeAll(clients, timeoutMs)
 }
 
-/** Closes the connections; a client that stops reading never answers the close: cut after `timeoutMs`. */
+/**
+ * Closes the connections, each once Engine.IO has written what it holds for it (a long-polling
+ * client's answers wait for its next GET), and waits for them to close; a client that stops
+ * reading never answers the close: cut after `timeoutMs`.
+ */
 async function closeAll(clients: EngineConnection[], timeoutMs: number): Promise<void> {
-  const sockets: WebSocketTransportSocket[] = []
   const closed = clients.map((client) => {
-    const ws = webSocketOf(client)
-    // Engine.IO writes what it holds for the connection first, then closes it.
+    const done = closing(client)
     client.close()
-    if (ws === undefined || webSocketClosed(ws)) return Promise.resolve()
-    sockets.push(ws)
-    return new Promise<void>((resolve) => ws.once('close', () => resolve()))
+    return done
   })
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, timeoutMs)
     timer.unref()
-    void Promise.all(closed).then(() => {
+    void Promise.all(closed.map((c) => c.promise)).then(() => {
       clearTimeout(timer)
       resolve()
     })
   })
-  for (const ws of sockets) if (!webSocketClosed(ws)) ws.terminate()
+  for (const [i, c] of closed.entries()) if (!c.done) cutConnection(clients[i])
+}
+
+/** Settles when the connection is closed: its WebSocket, or else its Engine.IO connection. */
+function closing(client: EngineConnection): { promise: Promise<void>; done: boolean } {
+  const state = { promise: Promise.resolve(), done: true }
+  const ws = webSocketOf(client)
+  // Engine.IO calls a WebSocket connection closed once it has sent its close frame, not when
+  // the client answers it: the WebSocket says when.
+  const emitter = ws ?? (client as EngineConnection & Closable)
+  if (ws !== undefined ? webSocketClosed(ws) : client.readyState === 'closed') return state
+  state.done = false
+  state.promise = new Promise<void>((resolve) =>
+    emitter.once('close', () => {
+      state.done = true
+      resolve()
+    })
+  )
+  return state
+}
+
+interface Closable {
+  once(event: 'close', listener: () => void): void
 }
