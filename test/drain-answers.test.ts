@@ -135,56 +135,61 @@ async function rawConnection(port: number): Promise<RawHttp> {
   return new RawHttp(socket, `127.0.0.1:${port}`)
 }
 
-t.test('a long-polling client gets the answers of its sends read during the drain on its next GETs', async (t) => {
-  if (process.platform !== 'linux') return t.plan(0, 'reads /proc/net/tcp')
-  const { node, port, hold, release } = await holdingNode(t)
-  const { token } = await signIn(node.url, 'Polly')
-  // Two connections, as a polling client has: one for the long GET, one for its POSTs.
-  const reads = await rawConnection(port)
-  const writes = await rawConnection(port)
-  t.teardown(() => {
-    reads.socket.destroy()
-    writes.socket.destroy()
-  })
-  const handshake = await reads.send('GET', '/socket.io/?EIO=4&transport=polling')
-  const { sid } = JSON.parse(handshake.body.slice(1)) as { sid: string }
-  const path = `/socket.io/?EIO=4&transport=polling&sid=${sid}`
-  t.equal((await writes.send('POST', path, `40${JSON.stringify({ token })}`)).body, 'ok')
-  t.match((await reads.send('GET', path)).body, /^40/, 'connected')
-  await writes.send('POST', path, '420["room:join",{"room":"general"}]')
-  t.match((await reads.send('GET', path)).body, /^430\[\{"ok":true/, 'joined')
-  let got = reads.send('GET', path)
+for (const fresh of [false, true]) {
+  const on = fresh ? 'a new connection (still to be accepted)' : 'its kept-alive connection'
+  t.test(`a long-polling client gets the answers of sends it POSTed on ${on} before the drain`, async (t) => {
+    if (process.platform !== 'linux') return t.plan(0, 'reads /proc/net/tcp')
+    const { node, port, hold, release } = await holdingNode(t)
+    const { token } = await signIn(node.url, 'Polly')
+    // Two connections, as a polling client has: one for the long GET, one for its POSTs.
+    const reads = await rawConnection(port)
+    const writes = await rawConnection(port)
+    t.teardown(() => {
+      reads.socket.destroy()
+      writes.socket.destroy()
+    })
+    const handshake = await reads.send('GET', '/socket.io/?EIO=4&transport=polling')
+    const { sid } = JSON.parse(handshake.body.slice(1)) as { sid: string }
+    const path = `/socket.io/?EIO=4&transport=polling&sid=${sid}`
+    t.equal((await writes.send('POST', path, `40${JSON.stringify({ token })}`)).body, 'ok')
+    t.match((await reads.send('GET', path)).body, /^40/, 'connected')
+    await writes.send('POST', path, '420["room:join",{"room":"general"}]')
+    t.match((await reads.send('GET', path)).body, /^430\[\{"ok":true/, 'joined')
+    let got = reads.send('GET', path)
 
-  await hold()
-  const burst = 300
-  const packets = Array.from(
-    { length: burst },
-    (_, i) => `42${i + 1}["message:send",{"room":"general","text":"p${i}"}]`
-  )
-  const posted = writes.send('POST', path, packets.join('\x1e'))
-  await until(() => unsentBytes(writes.socket.localPort!, port) === 0, 10_000, 'the POST to reach the node')
-  release()
+    await hold()
+    const burst = 300
+    const packets = Array.from(
+      { length: burst },
+      (_, i) => `42${i + 1}["message:send",{"room":"general","text":"p${i}"}]`
+    )
+    const poster = fresh ? await rawConnection(port) : writes
+    t.teardown(() => poster.socket.destroy())
+    const posted = poster.send('POST', path, packets.join('\x1e'))
+    await until(() => unsentBytes(poster.socket.localPort!, port) === 0, 10_000, 'the POST to reach the node')
+    release()
 
-  const answers = new Map<number, string>()
-  for (;;) {
-    const { status, body } = await got
-    if (status !== 200) break
-    const frames = body.split('\x1e')
-    for (const frame of frames) {
-      const ack = /^43(\d+)\[(.*)\]$/.exec(frame)
-      if (ack !== null)
-        answers.set(Number(ack[1]), (JSON.parse(ack[2]!) as { error?: { code: string } }).error?.code ?? 'ok')
+    const answers = new Map<number, string>()
+    for (;;) {
+      const { status, body } = await got
+      if (status !== 200) break
+      const frames = body.split('\x1e')
+      for (const frame of frames) {
+        const ack = /^43(\d+)\[(.*)\]$/.exec(frame)
+        if (ack !== null)
+          answers.set(Number(ack[1]), (JSON.parse(ack[2]!) as { error?: { code: string } }).error?.code ?? 'ok')
+      }
+      if (frames.includes('1')) break
+      got = reads.send('GET', path)
     }
-    if (frames.includes('1')) break
-    got = reads.send('GET', path)
-  }
-  t.equal((await posted).body, 'ok', 'the POST was read')
-  const codes = [...answers.values()]
-  t.equal(
-    answers.size,
-    burst,
-    `every send of the POST was answered (${codes.filter((c) => c === 'UNAVAILABLE').length} UNAVAILABLE)`
-  )
-  t.same(new Set(codes), new Set(['UNAVAILABLE']), 'refused, as the node drains')
-  t.equal(await node.exited, 0)
-})
+    t.equal((await posted).body, 'ok', 'the POST was read')
+    const codes = [...answers.values()]
+    t.equal(
+      answers.size,
+      burst,
+      `every send of the POST was answered (${codes.filter((c) => c === 'UNAVAILABLE').length} UNAVAILABLE)`
+    )
+    t.same(new Set(codes), new Set(['UNAVAILABLE']), 'refused, as the node drains')
+    t.equal(await node.exited, 0)
+  })
+}

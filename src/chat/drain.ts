@@ -21,9 +21,9 @@ export interface DrainOptions {
   log: { info(details: object, message: string): void }
 }
 
-/** Resolves after a whole poll phase of the event loop, which reads every readable socket. */
-function afterNextPoll(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
+/** Resolves after `count` whole poll phases of the event loop (each reads every readable socket). */
+async function afterPolls(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
 }
 
 /** Answers what is in flight or already sent, then closes every connection of `io`. */
@@ -34,8 +34,9 @@ export async function drain(io: ChatServer, options: DrainOptions): Promise<void
   for (const socket of io.of('/').sockets.values()) socket.data.answers?.close()
   await gate.drain(timeoutMs)
   // What clients sent before the drain may still wait unread in the kernel's buffers, and
-  // Engine.IO drops what it reads once a connection is closing: read it now and refuse it.
-  await afterNextPoll()
+  // Engine.IO drops what it reads once a connection is closing: read it now and refuse it (two
+  // turns: one accepts a connection still in the backlog, the next reads it).
+  await afterPolls(2)
   await gate.drain(timeoutMs)
   options.flush()
   // Every engine connection, including any still in their Socket.IO handshake.
