@@ -26,7 +26,10 @@ export interface BuildOptions {
 }
 
 /** pino at the configured level, writing to `stream` (stdout, never blocking: see logger.ts). */
-export function loggerOptions(config: Config, stream: LogDestination = logDestination()): FastifyServerOptions['logger'] {
+export function loggerOptions(
+  config: Config,
+  stream: LogDestination = logDestination()
+): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
     stream,

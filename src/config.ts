@@ -124,17 +124,25 @@ function trustProxy(env: Env, name: string): boolean | string[] {
   if (['true', 'yes', 'on'].includes(lower)) return true
   if (['false', 'no', 'off', '0'].includes(lower)) return false
   if (/^\d+$/.test(raw)) {
-    throw new ConfigError(name, "takes the proxies' addresses or CIDR ranges, not a count of hops (a count would trust any peer)")
+    throw new ConfigError(
+      name,
+      "takes the proxies' addresses or CIDR ranges, not a count of hops (a count would trust any peer)"
+    )
   }
   return raw.split(',').map((entry) => {
     const value = entry.trim()
     const [address = '', prefix, extra] = value.split('/')
     const family = isIP(address)
     // At least /1: a /0 range is every address (say `true`), and proxy-addr refuses it.
-    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 6 ? 128 : 32))
+    const prefixOk =
+      prefix === undefined ||
+      (/^\d+$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 6 ? 128 : 32))
     if (PROXY_RANGES.includes(value.toLowerCase())) return value.toLowerCase()
     if (family === 0 || !prefixOk || extra !== undefined) {
-      throw new ConfigError(name, `entries must be addresses, CIDR ranges or ${PROXY_RANGES.join('/')}, got ${JSON.stringify(value)}`)
+      throw new ConfigError(
+        name,
+        `entries must be addresses, CIDR ranges or ${PROXY_RANGES.join('/')}, got ${JSON.stringify(value)}`
+      )
     }
     return value
   })
@@ -213,7 +221,10 @@ export function tracingEnabled(env: Env = process.env): boolean {
   if (read(env, 'OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return false
   const exporter = read(env, 'OTEL_TRACES_EXPORTER')?.toLowerCase()
   if (exporter !== undefined) return exporter !== 'none'
-  return read(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined || read(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined
+  return (
+    read(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined ||
+    read(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined
+  )
 }
 
 /**
@@ -224,5 +235,7 @@ export function tracingEnabled(env: Env = process.env): boolean {
 export function otelServiceName(env: Env = process.env): string | undefined {
   if (read(env, 'OTEL_SERVICE_NAME') !== undefined) return undefined
   const attributes = read(env, 'OTEL_RESOURCE_ATTRIBUTES') ?? ''
-  return attributes.split(',').some((pair) => pair.split('=')[0]?.trim() === 'service.name') ? undefined : 'chat-service'
+  return attributes.split(',').some((pair) => pair.split('=')[0]?.trim() === 'service.name')
+    ? undefined
+    : 'chat-service'
 }

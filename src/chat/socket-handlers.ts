@@ -2,8 +2,8 @@
 // exactly one answer (the acknowledgement, or `chat:error` when the client gave no callback).
 // Metrics and tracing hang on the hooks here rather than in each handler.
 import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
-import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
+import { Compile } from 'typebox/compile'
 import { ChatError } from '../errors.js'
 import type { ChatService, ChatSocket, RateLimit } from './chat-service.js'
 import {
@@ -14,8 +14,8 @@ import {
   HistoryPayload,
   JoinPayload,
   LeavePayload,
-  TypingPayload,
-  sendPayloadSchema
+  sendPayloadSchema,
+  TypingPayload
 } from './protocol.js'
 
 export interface EventOutcome {

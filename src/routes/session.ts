@@ -14,7 +14,8 @@ export const MAX_NAME_LENGTH = 32
 // Control characters; the bidirectional overrides and marks and the line separators that let a
 // name disguise itself or break a line in other people's screens; lone surrogates (not text:
 // no font shows them, and some JSON decoders refuse them); and the fillers that draw nothing.
-const FORBIDDEN_IN_NAME = /[\p{Cc}\p{Cs}\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069\uFEFF\u115F\u1160\u2800\u3164\uFFA0]/u
+const FORBIDDEN_IN_NAME =
+  /[\p{Cc}\p{Cs}\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069\uFEFF\u115F\u1160\u2800\u3164\uFFA0]/u
 /** Something that shows: not white space, a format character (zero-width space) or a lone mark. */
 const VISIBLE = /[^\p{White_Space}\p{Cf}\p{M}]/u
 
@@ -31,7 +32,8 @@ export function checkName(raw: string): string {
   if (length < 1 || length > MAX_NAME_LENGTH) {
     throw new ChatError('INVALID_PAYLOAD', `name must be 1 to ${MAX_NAME_LENGTH} characters after trimming`)
   }
-  if (FORBIDDEN_IN_NAME.test(name)) throw new ChatError('INVALID_PAYLOAD', 'name must not contain control or invisible characters')
+  if (FORBIDDEN_IN_NAME.test(name))
+    throw new ChatError('INVALID_PAYLOAD', 'name must not contain control or invisible characters')
   if (!VISIBLE.test(name)) throw new ChatError('INVALID_PAYLOAD', 'name must contain a visible character')
   return name
 }
@@ -53,13 +55,20 @@ export default async function sessionRoutes(fastify: FastifyInstance, options: S
     skipOnError: true,
     keyGenerator: (request) => addressKey(request.ip),
     errorResponseBuilder: (_request, context) =>
-      new ChatError('RATE_LIMITED', `Too many sign-ins from your address; try again in ${Math.ceil(context.ttl / 1000)} s`, context.ttl)
+      new ChatError(
+        'RATE_LIMITED',
+        `Too many sign-ins from your address; try again in ${Math.ceil(context.ttl / 1000)} s`,
+        context.ttl
+      )
   })
   fastify.post<{ Body: { name: string } }>(
     '/api/session',
     {
       schema: { body: SessionBody, response: { 201: SessionReply, '4xx': ErrorResponse } },
-      config: options.config.sessionRatePerMin > 0 ? { rateLimit: { max: options.config.sessionRatePerMin, timeWindow: 60_000 } } : {}
+      config:
+        options.config.sessionRatePerMin > 0
+          ? { rateLimit: { max: options.config.sessionRatePerMin, timeWindow: 60_000 } }
+          : {}
     },
     async function createSession(request, reply) {
       if (!options.config.guestSessions) throw new ChatError('NOT_FOUND', 'Guest sessions are turned off')

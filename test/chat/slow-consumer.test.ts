@@ -26,8 +26,16 @@ t.test('a client that stops reading is cut off past MAX_BUFFERED_BYTES; the room
   const metrics = await scrape(url)
   t.equal(metrics.get('chat_slow_consumers_total'), 1, 'counted once')
   await until(() => bobGot.length === sent, 20_000, 'Bob got every message')
-  t.same(bobGot.map((m) => m.seq), Array.from({ length: sent }, (_, i) => i + 1), 'Bob, who reads, missed nothing, in order')
+  t.same(
+    bobGot.map((m) => m.seq),
+    Array.from({ length: sent }, (_, i) => i + 1),
+    'Bob, who reads, missed nothing, in order'
+  )
   const reason = next(carol.socket as never, 'disconnect' as never)
   raw.resume()
-  t.equal(await reason, 'transport close', 'Carol sees the connection close once she reads again (a stock client reconnects)')
+  t.equal(
+    await reason,
+    'transport close',
+    'Carol sees the connection close once she reads again (a stock client reconnects)'
+  )
 })

@@ -34,20 +34,32 @@ t.test('room:join returns the latest 50, or everything after since', async (t) =
   for (let i = 1; i <= 70; i++) await request(alice.socket, 'message:send', { room: 'r1', text: `m${i}` })
   const bob = await guest(t, url, 'Bob')
   const latest = await request(bob.socket, 'room:join', { room: 'r1' })
-  t.same(latest.messages.map((m: any) => m.seq), Array.from({ length: 50 }, (_, i) => 21 + i))
+  t.same(
+    latest.messages.map((m: any) => m.seq),
+    Array.from({ length: 50 }, (_, i) => 21 + i)
+  )
   t.equal(latest.recovered, true)
 
   const recent = await request(bob.socket, 'room:join', { room: 'r1', since: 65 })
-  t.same(recent.messages.map((m: any) => m.seq), [66, 67, 68, 69, 70])
+  t.same(
+    recent.messages.map((m: any) => m.seq),
+    [66, 67, 68, 69, 70]
+  )
   t.equal(recent.recovered, true, 'nothing after 65 was trimmed')
   t.same(recent.members.map((m: any) => m.name).sort(), ['Alice', 'Bob'], 'joining twice is harmless')
 
   const kept = await request(bob.socket, 'room:join', { room: 'r1', since: 10 })
   t.equal(kept.recovered, true, 'seq 11 to 70 are all still kept (60 of 70)')
-  t.same(kept.messages.map((m: any) => m.seq), Array.from({ length: 60 }, (_, i) => 11 + i))
+  t.same(
+    kept.messages.map((m: any) => m.seq),
+    Array.from({ length: 60 }, (_, i) => 11 + i)
+  )
   const trimmed = await request(bob.socket, 'room:join', { room: 'r1', since: 9 })
   t.equal(trimmed.recovered, false, 'seq 10 was trimmed')
-  t.same(trimmed.messages.map((m: any) => m.seq), Array.from({ length: 60 }, (_, i) => 11 + i))
+  t.same(
+    trimmed.messages.map((m: any) => m.seq),
+    Array.from({ length: 60 }, (_, i) => 11 + i)
+  )
 
   const current = await request(bob.socket, 'room:join', { room: 'r1', since: 70 })
   t.same([current.messages, current.recovered], [[], true])
@@ -56,72 +68,102 @@ t.test('room:join returns the latest 50, or everything after since', async (t) =
   t.equal(future.messages.at(-1).seq, 70)
 })
 
-t.test('an answer carries about 1 MiB of messages at most: a catch-up that does not fit says so, pages go on from where they stop', async (t) => {
-  // 200 messages of 2,000 lone surrogates: 12 KB each as JSON, 2.4 MB in all.
-  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', ROOM_RATE_PER_SEC: '0' })
-  const mallory = await guest(t, url, 'Mallory')
-  await request(mallory.socket, 'room:join', { room: 'big' })
-  const text = '\ud800'.repeat(MAX)
-  for (let i = 0; i < 200; i++) await request(mallory.socket, 'message:send', { room: 'big', text })
-  const bytes = (messages: unknown[]) => Buffer.byteLength(JSON.stringify(messages))
-  const seqs = (messages: Array<{ seq: number }>) => messages.map((m) => m.seq)
+t.test(
+  'an answer carries about 1 MiB of messages at most: a catch-up that does not fit says so, pages go on from where they stop',
+  async (t) => {
+    // 200 messages of 2,000 lone surrogates: 12 KB each as JSON, 2.4 MB in all.
+    const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', ROOM_RATE_PER_SEC: '0' })
+    const mallory = await guest(t, url, 'Mallory')
+    await request(mallory.socket, 'room:join', { room: 'big' })
+    const text = '\ud800'.repeat(MAX)
+    for (let i = 0; i < 200; i++) await request(mallory.socket, 'message:send', { room: 'big', text })
+    const bytes = (messages: unknown[]) => Buffer.byteLength(JSON.stringify(messages))
+    const seqs = (messages: Array<{ seq: number }>) => messages.map((m) => m.seq)
 
-  const reader = await guest(t, url, 'Reader')
-  const caughtUp = await request(reader.socket, 'room:join', { room: 'big', since: 0 })
-  t.equal(caughtUp.recovered, false, 'not the whole catch-up: the client is told')
-  t.ok(bytes(caughtUp.messages) <= 1024 * 1024, `within the budget (${bytes(caughtUp.messages)} bytes)`)
-  t.ok(caughtUp.messages.length >= 80, `and as much as fits (${caughtUp.messages.length} messages)`)
-  t.equal(caughtUp.messages.at(-1).seq, 200, 'the newest kept')
-  t.equal((await request(reader.socket, 'room:join', { room: 'big', since: 150 })).recovered, true, 'a catch-up that fits is whole')
-  // Ten at once are answered in turn, each as it would be alone.
-  const many = await Promise.all(Array.from({ length: 10 }, () => request(reader.socket, 'room:join', { room: 'big', since: 0 })))
-  t.same(
-    many.map((answer) => answer.messages.length),
-    many.map(() => caughtUp.messages.length),
-    'ten catch-ups at once: each as big as one alone'
-  )
+    const reader = await guest(t, url, 'Reader')
+    const caughtUp = await request(reader.socket, 'room:join', { room: 'big', since: 0 })
+    t.equal(caughtUp.recovered, false, 'not the whole catch-up: the client is told')
+    t.ok(bytes(caughtUp.messages) <= 1024 * 1024, `within the budget (${bytes(caughtUp.messages)} bytes)`)
+    t.ok(caughtUp.messages.length >= 80, `and as much as fits (${caughtUp.messages.length} messages)`)
+    t.equal(caughtUp.messages.at(-1).seq, 200, 'the newest kept')
+    t.equal(
+      (await request(reader.socket, 'room:join', { room: 'big', since: 150 })).recovered,
+      true,
+      'a catch-up that fits is whole'
+    )
+    // Ten at once are answered in turn, each as it would be alone.
+    const many = await Promise.all(
+      Array.from({ length: 10 }, () => request(reader.socket, 'room:join', { room: 'big', since: 0 }))
+    )
+    t.same(
+      many.map((answer) => answer.messages.length),
+      many.map(() => caughtUp.messages.length),
+      'ten catch-ups at once: each as big as one alone'
+    )
 
-  // A join waiting its turn behind two big answers, whose room is left meanwhile, does not join.
-  const waiting = Promise.all([
-    request(reader.socket, 'room:join', { room: 'big', since: 0 }),
-    request(reader.socket, 'room:join', { room: 'big', since: 0 }),
-    request(reader.socket, 'room:join', { room: 'elsewhere' })
-  ])
-  const left = request(reader.socket, 'room:leave', { room: 'elsewhere' })
-  const [, , late] = await waiting
-  await left
-  t.match(late, { ok: false, error: { code: 'NOT_IN_ROOM' } }, 'the leave, sent after it, has the last word')
-  t.match(await request(reader.socket, 'room:history', { room: 'elsewhere' }), { ok: false, error: { code: 'NOT_IN_ROOM' } }, 'not in the room')
+    // A join waiting its turn behind two big answers, whose room is left meanwhile, does not join.
+    const waiting = Promise.all([
+      request(reader.socket, 'room:join', { room: 'big', since: 0 }),
+      request(reader.socket, 'room:join', { room: 'big', since: 0 }),
+      request(reader.socket, 'room:join', { room: 'elsewhere' })
+    ])
+    const left = request(reader.socket, 'room:leave', { room: 'elsewhere' })
+    const [, , late] = await waiting
+    await left
+    t.match(late, { ok: false, error: { code: 'NOT_IN_ROOM' } }, 'the leave, sent after it, has the last word')
+    t.match(
+      await request(reader.socket, 'room:history', { room: 'elsewhere' }),
+      { ok: false, error: { code: 'NOT_IN_ROOM' } },
+      'not in the room'
+    )
 
-  // Paging forward from seq 0 gets every message, in pages that stop where they must.
-  const all: Array<{ seq: number; text: string }> = []
-  for (let after = 0, rounds = 0; after < 200 && rounds < 20; rounds++) {
-    const { messages } = await request(reader.socket, 'room:history', { room: 'big', after, limit: 200 })
-    t.ok(bytes(messages) <= 1024 * 1024, 'each page within the budget')
-    all.push(...messages)
-    after = messages.at(-1).seq
+    // Paging forward from seq 0 gets every message, in pages that stop where they must.
+    const all: Array<{ seq: number; text: string }> = []
+    for (let after = 0, rounds = 0; after < 200 && rounds < 20; rounds++) {
+      const { messages } = await request(reader.socket, 'room:history', { room: 'big', after, limit: 200 })
+      t.ok(bytes(messages) <= 1024 * 1024, 'each page within the budget')
+      all.push(...messages)
+      after = messages.at(-1).seq
+    }
+    t.same(
+      seqs(all),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+      'every message, once, in order'
+    )
+    t.ok(
+      all.every((m) => m.text === text),
+      'exactly as sent'
+    )
+    const older = await request(reader.socket, 'room:history', { room: 'big', before: 201, limit: 200 })
+    t.equal(older.messages.at(-1).seq, 200, 'paging back keeps the newest')
+    t.ok(older.messages.length < 200)
   }
-  t.same(seqs(all), Array.from({ length: 200 }, (_, i) => i + 1), 'every message, once, in order')
-  t.ok(all.every((m) => m.text === text), 'exactly as sent')
-  const older = await request(reader.socket, 'room:history', { room: 'big', before: 201, limit: 200 })
-  t.equal(older.messages.at(-1).seq, 200, 'paging back keeps the newest')
-  t.ok(older.messages.length < 200)
-})
+)
 
-t.test('a reconnect rejoining many rooms at once gets every catch-up whole, however many answers it takes', async (t) => {
-  // 20 rooms with 300 missed messages of 200 characters each: about 2 MB of catch-up in all,
-  // more than a socket's answers may hold at once, each far below one answer's bound.
-  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', ROOM_RATE_PER_SEC: '0' })
-  const writer = await guest(t, url, 'Writer')
-  const rooms = Array.from({ length: 20 }, (_, i) => `r${i}`)
-  for (const room of rooms) {
-    await request(writer.socket, 'room:join', { room })
-    await Promise.all(Array.from({ length: 300 }, (_, i) => request(writer.socket, 'message:send', { room, text: `${i}`.padEnd(200, '.') })))
+t.test(
+  'a reconnect rejoining many rooms at once gets every catch-up whole, however many answers it takes',
+  async (t) => {
+    // 20 rooms with 300 missed messages of 200 characters each: about 2 MB of catch-up in all,
+    // more than a socket's answers may hold at once, each far below one answer's bound.
+    const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', ROOM_RATE_PER_SEC: '0' })
+    const writer = await guest(t, url, 'Writer')
+    const rooms = Array.from({ length: 20 }, (_, i) => `r${i}`)
+    for (const room of rooms) {
+      await request(writer.socket, 'room:join', { room })
+      await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          request(writer.socket, 'message:send', { room, text: `${i}`.padEnd(200, '.') })
+        )
+      )
+    }
+    const reader = await guest(t, url, 'Reader')
+    const answers = await Promise.all(rooms.map((room) => request(reader.socket, 'room:join', { room, since: 0 })))
+    t.ok(
+      answers.every((answer) => answer.ok && answer.recovered && answer.messages.length === 300),
+      'all 20 whole, recovered'
+    )
   }
-  const reader = await guest(t, url, 'Reader')
-  const answers = await Promise.all(rooms.map((room) => request(reader.socket, 'room:join', { room, since: 0 })))
-  t.ok(answers.every((answer) => answer.ok && answer.recovered && answer.messages.length === 300), 'all 20 whole, recovered')
-})
+)
 
 t.test('room:history pages in seq order', async (t) => {
   const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
@@ -163,24 +205,27 @@ t.test('sending needs a joined room; leaving stops delivery', async (t) => {
   t.equal((await request(bob.socket, 'message:send', { room: 'general', text: 'x' })).error.code, 'NOT_IN_ROOM')
 })
 
-t.test("a room named like another connection's socket id is just a room: that connection gets nothing from it", async (t) => {
-  const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
-  // Socket.IO keeps every socket in a room named by its id; most ids are valid room names.
-  let victim = await guest(t, url, 'Victim')
-  while (!/^[A-Za-z0-9]/.test(victim.socket.id ?? '')) victim = await guest(t, url, 'Victim')
-  const heard: string[] = []
-  victim.socket.onAny((event) => heard.push(event))
-  const mallory = await guest(t, url, 'Mallory')
-  const room = victim.socket.id!
-  t.ok((await request(mallory.socket, 'room:join', { room })).ok)
-  t.ok((await request(mallory.socket, 'typing', { room, typing: true })).ok)
-  t.ok((await request(mallory.socket, 'message:send', { room, text: 'for your eyes only' })).ok)
-  // Bob's join is answered after everything above went out: a stray packet would be here by then.
-  const bob = await guest(t, url, 'Bob')
-  await request(bob.socket, 'room:join', { room })
-  await request(victim.socket, 'room:join', { room: 'own' })
-  t.same(heard, [], 'no presence, typing or message reached the connection named like the room')
-})
+t.test(
+  "a room named like another connection's socket id is just a room: that connection gets nothing from it",
+  async (t) => {
+    const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
+    // Socket.IO keeps every socket in a room named by its id; most ids are valid room names.
+    let victim = await guest(t, url, 'Victim')
+    while (!/^[A-Za-z0-9]/.test(victim.socket.id ?? '')) victim = await guest(t, url, 'Victim')
+    const heard: string[] = []
+    victim.socket.onAny((event) => heard.push(event))
+    const mallory = await guest(t, url, 'Mallory')
+    const room = victim.socket.id!
+    t.ok((await request(mallory.socket, 'room:join', { room })).ok)
+    t.ok((await request(mallory.socket, 'typing', { room, typing: true })).ok)
+    t.ok((await request(mallory.socket, 'message:send', { room, text: 'for your eyes only' })).ok)
+    // Bob's join is answered after everything above went out: a stray packet would be here by then.
+    const bob = await guest(t, url, 'Bob')
+    await request(bob.socket, 'room:join', { room })
+    await request(victim.socket, 'room:join', { room: 'own' })
+    t.same(heard, [], 'no presence, typing or message reached the connection named like the room')
+  }
+)
 
 t.test('two senders racing keep seq gap-free and every member sees the same order', async (t) => {
   const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0' })
@@ -195,9 +240,17 @@ t.test('two senders racing keep seq gap-free and every member sees the same orde
     )
   )
   const seqs = acks.map((a) => a.message.seq).sort((a, b) => a - b)
-  t.same(seqs, Array.from({ length: 2 * N }, (_, i) => i + 1), 'acknowledged seqs are 1..400 exactly')
+  t.same(
+    seqs,
+    Array.from({ length: 2 * N }, (_, i) => i + 1),
+    'acknowledged seqs are 1..400 exactly'
+  )
   await until(() => seen.length === 2 * N, 5000, 'all deliveries')
-  t.same(seen.map((m) => m.seq), Array.from({ length: 2 * N }, (_, i) => i + 1), 'delivered once each, in order')
+  t.same(
+    seen.map((m) => m.seq),
+    Array.from({ length: 2 * N }, (_, i) => i + 1),
+    'delivered once each, in order'
+  )
 })
 
 t.test('a retried clientId returns the first message and broadcasts once', async (t) => {
@@ -220,7 +273,11 @@ t.test('a retried clientId returns the first message and broadcasts once', async
   // Deliveries keep seq order: once a later message arrives, a duplicate would already be here.
   await request(bob.socket, 'message:send', { room: 'general', text: 'marker' })
   await until(() => atBob.some((m) => m.seq === 3), 5000, 'the marker')
-  t.same(atBob.map((m) => m.seq), [1, 2, 3], 'one broadcast per stored message')
+  t.same(
+    atBob.map((m) => m.seq),
+    [1, 2, 3],
+    'one broadcast per stored message'
+  )
 })
 
 t.test('presence counts a user once across tabs; typing goes to the others', async (t) => {
@@ -234,7 +291,9 @@ t.test('presence counts a user once across tabs; typing goes to the others', asy
   await request(alice.socket, 'room:join', { room: 'p' })
   const both = await request(tab2, 'room:join', { room: 'p' })
   t.equal(both.members.length, 2, 'Alice is one member with two tabs')
-  const { rooms } = (await (await fetch(`${url}/api/rooms`, { headers: { authorization: `Bearer ${bob.token}` } })).json()) as any
+  const { rooms } = (await (
+    await fetch(`${url}/api/rooms`, { headers: { authorization: `Bearer ${bob.token}` } })
+  ).json()) as any
   t.same(rooms, [{ name: 'p', members: 2 }])
 
   const typingEvents: any[] = []
@@ -250,47 +309,62 @@ t.test('presence counts a user once across tabs; typing goes to the others', asy
   const left = next(bob.socket, 'presence')
   tab2.disconnect()
   t.same(await left, { room: 'p', user: alice.user, status: 'left' })
-  t.same(presence, [
-    { room: 'p', user: alice.user, status: 'joined' },
-    { room: 'p', user: alice.user, status: 'left' }
-  ], 'one joined and one left for two tabs')
+  t.same(
+    presence,
+    [
+      { room: 'p', user: alice.user, status: 'joined' },
+      { room: 'p', user: alice.user, status: 'left' }
+    ],
+    'one joined and one left for two tabs'
+  )
   t.same(typingEvents, [], "typing is not echoed to the typist's own tabs")
   t.same(atBob, [true, false], 'leaving while typing says it stopped; closing the tabs after says nothing more')
 })
 
-t.test('a tab that closes or leaves while typing tells the room its user stopped, unless another tab types on', async (t) => {
-  const { url } = await startApp(t)
-  const alice = await guest(t, url, 'Alice')
-  const tab2 = await connect(client(t, url, alice.token))
-  const tab3 = await connect(client(t, url, alice.token))
-  const bob = await guest(t, url, 'Bob')
-  for (const socket of [bob.socket, alice.socket, tab2, tab3]) await request(socket, 'room:join', { room: 'p' })
-  const seen: string[] = []
-  bob.socket.on('typing', (e) => seen.push(`${e.user.name} ${e.typing}`))
-  bob.socket.on('presence', (e) => seen.push(`${e.user.name} ${e.status}`))
-  /** Everything Bob saw until the marker message, which one of Alice's tabs sends after all before it. */
-  const upToMarker = async (text: string, from = tab2) => {
-    const marker = next(bob.socket, 'message', (m) => m.text === text)
-    await request(from, 'message:send', { room: 'p', text })
-    await marker
-    return seen.splice(0)
+t.test(
+  'a tab that closes or leaves while typing tells the room its user stopped, unless another tab types on',
+  async (t) => {
+    const { url } = await startApp(t)
+    const alice = await guest(t, url, 'Alice')
+    const tab2 = await connect(client(t, url, alice.token))
+    const tab3 = await connect(client(t, url, alice.token))
+    const bob = await guest(t, url, 'Bob')
+    for (const socket of [bob.socket, alice.socket, tab2, tab3]) await request(socket, 'room:join', { room: 'p' })
+    const seen: string[] = []
+    bob.socket.on('typing', (e) => seen.push(`${e.user.name} ${e.typing}`))
+    bob.socket.on('presence', (e) => seen.push(`${e.user.name} ${e.status}`))
+    /** Everything Bob saw until the marker message, which one of Alice's tabs sends after all before it. */
+    const upToMarker = async (text: string, from = tab2) => {
+      const marker = next(bob.socket, 'message', (m) => m.text === text)
+      await request(from, 'message:send', { room: 'p', text })
+      await marker
+      return seen.splice(0)
+    }
+
+    await request(alice.socket, 'typing', { room: 'p', typing: true })
+    alice.socket.disconnect()
+    await until(() => seen.length === 2, 5000, 'typing at Bob')
+    t.same(
+      await upToMarker('1'),
+      ['Alice true', 'Alice false'],
+      'a closed tab stops showing typing; Alice is still in the room'
+    )
+
+    await request(tab2, 'typing', { room: 'p', typing: true })
+    await request(tab3, 'typing', { room: 'p', typing: true })
+    await request(tab3, 'room:leave', { room: 'p' })
+    t.same(await upToMarker('2'), ['Alice true', 'Alice true'], 'another tab still typing keeps Alice typing')
+
+    await request(tab3, 'room:join', { room: 'p' })
+    await request(tab3, 'typing', { room: 'p', typing: false })
+    await request(tab2, 'room:leave', { room: 'p' })
+    t.same(
+      await upToMarker('3', tab3),
+      ['Alice false', 'Alice false'],
+      "tab 2's leave ends the typing once no other tab types"
+    )
   }
-
-  await request(alice.socket, 'typing', { room: 'p', typing: true })
-  alice.socket.disconnect()
-  await until(() => seen.length === 2, 5000, 'typing at Bob')
-  t.same(await upToMarker('1'), ['Alice true', 'Alice false'], 'a closed tab stops showing typing; Alice is still in the room')
-
-  await request(tab2, 'typing', { room: 'p', typing: true })
-  await request(tab3, 'typing', { room: 'p', typing: true })
-  await request(tab3, 'room:leave', { room: 'p' })
-  t.same(await upToMarker('2'), ['Alice true', 'Alice true'], 'another tab still typing keeps Alice typing')
-
-  await request(tab3, 'room:join', { room: 'p' })
-  await request(tab3, 'typing', { room: 'p', typing: false })
-  await request(tab2, 'room:leave', { room: 'p' })
-  t.same(await upToMarker('3', tab3), ['Alice false', 'Alice false'], "tab 2's leave ends the typing once no other tab types")
-})
+)
 
 t.test('the rate limit answers RATE_LIMITED and leaves other users alone', async (t) => {
   const { url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '1', MESSAGE_BURST: '3' })
@@ -300,7 +374,10 @@ t.test('the rate limit answers RATE_LIMITED and leaves other users alone', async
   await request(bob.socket, 'room:join', { room: 'r' })
   const answers = []
   for (let i = 0; i < 5; i++) answers.push(await request(alice.socket, 'message:send', { room: 'r', text: `a${i}` }))
-  t.same(answers.map((a) => a.ok), [true, true, true, false, false])
+  t.same(
+    answers.map((a) => a.ok),
+    [true, true, true, false, false]
+  )
   t.equal(answers[3].error.code, 'RATE_LIMITED')
   t.ok(answers[3].error.retryAfterMs > 0 && answers[3].error.retryAfterMs <= 1000, 'retryAfterMs says when')
   t.equal((await request(alice.socket, 'typing', { room: 'r', typing: true })).error.code, 'RATE_LIMITED')
@@ -312,7 +389,11 @@ t.test('the rate limit answers RATE_LIMITED and leaves other users alone', async
   const carol = await guest(t, url, 'Carol')
   const malformed = []
   for (let i = 0; i < 5; i++) malformed.push((await request(carol.socket, 'message:send', { text: 5 })).error.code)
-  t.same(malformed, ['INVALID_PAYLOAD', 'INVALID_PAYLOAD', 'INVALID_PAYLOAD', 'RATE_LIMITED', 'RATE_LIMITED'], 'malformed events spend tokens too')
+  t.same(
+    malformed,
+    ['INVALID_PAYLOAD', 'INVALID_PAYLOAD', 'INVALID_PAYLOAD', 'RATE_LIMITED', 'RATE_LIMITED'],
+    'malformed events spend tokens too'
+  )
 })
 
 t.test('joins and history pages have a rate limit of their own; leaving has none', async (t) => {
@@ -328,24 +409,45 @@ t.test('joins and history pages have a rate limit of their own; leaving has none
     answers.push(await request(alice.socket, 'room:join', { room: 'r' }))
     answers.push(await request(alice.socket, 'room:leave', { room: 'r' }))
   }
-  t.same(answers.map((a) => a.ok), [true, true, true, true, true, true, true, true, false, true], 'the fifth join is refused, no leave is')
+  t.same(
+    answers.map((a) => a.ok),
+    [true, true, true, true, true, true, true, true, false, true],
+    'the fifth join is refused, no leave is'
+  )
   const refused = answers[8].error
   t.equal(refused.code, 'RATE_LIMITED')
   t.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 500, 'retryAfterMs says when')
-  t.equal((await request(alice.socket, 'room:history', { room: 'r' })).error.code, 'RATE_LIMITED', 'history shares the bucket')
+  t.equal(
+    (await request(alice.socket, 'room:history', { room: 'r' })).error.code,
+    'RATE_LIMITED',
+    'history shares the bucket'
+  )
   t.equal((await request(bob.socket, 'room:history', { room: 'r' })).ok, true, 'other users are left alone')
-  t.equal((await request(bob.socket, 'message:send', { room: 'r', text: 'hi' })).ok, true, 'sending is limited separately')
+  t.equal(
+    (await request(bob.socket, 'message:send', { room: 'r', text: 'hi' })).ok,
+    true,
+    'sending is limited separately'
+  )
   await new Promise((resolve) => setTimeout(resolve, refused.retryAfterMs + 20))
   t.equal((await request(alice.socket, 'room:join', { room: 'r' })).ok, true, 'after retryAfterMs a join goes through')
   await until(() => presence.length === 9, 5000, 'presence events')
-  t.same(presence, [...Array(4).fill(['joined', 'left']).flat(), 'joined'], 'none for the refused join (nor the leave after it)')
+  t.same(
+    presence,
+    [...Array(4).fill(['joined', 'left']).flat(), 'joined'],
+    'none for the refused join (nor the leave after it)'
+  )
 })
 
 t.test('ROOM_RATE_PER_SEC=0 turns the room limit off', async (t) => {
   const { url } = await startApp(t, { ROOM_RATE_PER_SEC: '0', ROOM_BURST: '1' })
   const alice = await guest(t, url, 'Alice')
-  const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => request(alice.socket, 'room:join', { room: `r${i}` })))
-  t.ok(answers.every((a) => a.ok), '30 joins at once')
+  const answers = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => request(alice.socket, 'room:join', { room: `r${i}` }))
+  )
+  t.ok(
+    answers.every((a) => a.ok),
+    '30 joins at once'
+  )
 })
 
 t.test('a rate of 0 turns the limit off', async (t) => {
@@ -440,7 +542,7 @@ t.test('every event refuses bad payloads with INVALID_PAYLOAD and stores nothing
   t.equal(exact.ok, true, 'exactly the limit, counted in characters, is accepted')
   t.equal(exact.message.seq, 1, 'none of the bad sends took a seq')
   t.same(await request(alice.socket, 'room:history', { room, limit: 200 }), { ok: true, messages: [exact.message] })
-  t.equal(Object.prototype.hasOwnProperty.call({}, 'isAdmin'), false, 'no prototype was polluted')
+  t.equal(Object.hasOwn({}, 'isAdmin'), false, 'no prototype was polluted')
 })
 
 t.test('an event without a callback is handled, and its error comes back as chat:error', async (t) => {

@@ -46,7 +46,11 @@ t.test('connections, refusals, disconnects, errors and unknown events are counte
   t.equal(m.get('chat_event_errors_total{event="message:send",code="RATE_LIMITED"}'), 1)
   t.equal(m.get('chat_event_errors_total{event="message:send",code="NOT_IN_ROOM"}'), 1)
   t.equal(m.get('chat_event_errors_total{event="room:history",code="INVALID_PAYLOAD"}'), 1)
-  t.equal(m.get('chat_event_errors_total{event="typing",code="UNAVAILABLE"}'), 0, "the service's own failures start at zero")
+  t.equal(
+    m.get('chat_event_errors_total{event="typing",code="UNAVAILABLE"}'),
+    0,
+    "the service's own failures start at zero"
+  )
   t.equal(m.get('chat_event_errors_total{event="room:join",code="INTERNAL"}'), 0)
   t.equal(m.get('chat_events_total{event="typing"}'), 0)
   t.equal(m.get('chat_unknown_events_total'), 1)
@@ -84,14 +88,20 @@ t.test('HTTP requests are timed by route pattern; no label carries a user, room 
 
 t.test('OpenMetrics for a scraper that asks for it', async (t) => {
   const { url } = await startApp(t)
-  const res = await fetch(`${url}/metrics`, { headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' } })
+  const res = await fetch(`${url}/metrics`, {
+    headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' }
+  })
   t.equal(res.headers.get('content-type'), 'application/openmetrics-text; version=1.0.0; charset=utf-8')
   const text = await res.text()
   t.match(text, /^# TYPE chat_messages_received counter$/m)
   t.match(text, /^chat_messages_received_total 0$/m)
   t.match(text, /# EOF\n$/)
   const again = await (await fetch(`${url}/metrics`)).text()
-  t.match(again, /^# TYPE chat_messages_received_total counter$/m, 'the text format is intact after an OpenMetrics scrape')
+  t.match(
+    again,
+    /^# TYPE chat_messages_received_total counter$/m,
+    'the text format is intact after an OpenMetrics scrape'
+  )
 })
 
 t.test('METRICS_TOKEN protects /metrics', async (t) => {

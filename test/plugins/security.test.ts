@@ -1,5 +1,5 @@
-import t from 'tap'
 import { io } from 'socket.io-client'
+import t from 'tap'
 import { signIn, startApp } from '../helpers.js'
 
 t.test('the page is served with a CSP that allows its own scripts and socket only', async (t) => {
@@ -21,7 +21,12 @@ t.test('the page is served with a CSP that allows its own scripts and socket onl
   t.ok((await script.text()).length > 1000, 'the bundle is served')
 })
 
-async function handshake(url: string, token: string, origin?: string, headers: Record<string, string> = {}): Promise<string> {
+async function handshake(
+  url: string,
+  token: string,
+  origin?: string,
+  headers: Record<string, string> = {}
+): Promise<string> {
   // Node's WebSocket client sends an Origin header only when told to, as a browser always does.
   const socket = io(url, {
     auth: { token },
@@ -47,10 +52,20 @@ t.test('sockets from other sites are refused unless CORS_ORIGINS names them', as
   t.equal(await handshake(url, token, url), 'connected', 'same origin')
   t.match(await handshake(url, token, 'https://evil.example'), /^refused/)
   const claimed = { 'x-forwarded-host': 'evil.example' }
-  t.match(await handshake(url, token, 'https://evil.example', claimed), /^refused/, 'X-Forwarded-Host counts only from a trusted proxy')
+  t.match(
+    await handshake(url, token, 'https://evil.example', claimed),
+    /^refused/,
+    'X-Forwarded-Host counts only from a trusted proxy'
+  )
   const proxied = await startApp(t, { TRUST_PROXY: 'loopback' })
   const viaProxy = await signIn(proxied.url, 'Cy')
-  t.equal(await handshake(proxied.url, viaProxy.token, 'https://chat.example.com', { 'x-forwarded-host': 'chat.example.com' }), 'connected', 'behind one, the host it names is the page\'s own')
+  t.equal(
+    await handshake(proxied.url, viaProxy.token, 'https://chat.example.com', {
+      'x-forwarded-host': 'chat.example.com'
+    }),
+    'connected',
+    "behind one, the host it names is the page's own"
+  )
 
   const open = await startApp(t, { CORS_ORIGINS: 'https://chat.example.com, https://app.example.com' })
   const session = await signIn(open.url, 'Bo')
@@ -58,11 +73,18 @@ t.test('sockets from other sites are refused unless CORS_ORIGINS names them', as
   t.match(await handshake(open.url, session.token, 'https://evil.example'), /^refused/)
   const preflight = await fetch(`${open.url}/api/session`, {
     method: 'OPTIONS',
-    headers: { origin: 'https://chat.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' }
+    headers: {
+      origin: 'https://chat.example.com',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type'
+    }
   })
   await preflight.arrayBuffer()
   t.equal(preflight.headers.get('access-control-allow-origin'), 'https://chat.example.com')
-  const denied = await fetch(`${open.url}/api/session`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } })
+  const denied = await fetch(`${open.url}/api/session`, {
+    method: 'OPTIONS',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' }
+  })
   await denied.arrayBuffer()
   t.equal(denied.headers.get('access-control-allow-origin'), null)
 })

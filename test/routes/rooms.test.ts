@@ -1,6 +1,6 @@
 import t from 'tap'
-import { client, connect, guest, request, startApp } from '../helpers.js'
 import { ROOMS_LISTED } from '../../src/routes/rooms.js'
+import { client, connect, guest, request, startApp } from '../helpers.js'
 
 t.test('GET /api/rooms lists rooms with members, busiest first, for a signed-in user', async (t) => {
   const { url } = await startApp(t)
@@ -16,7 +16,12 @@ t.test('GET /api/rooms lists rooms with members, busiest first, for a signed-in 
 
   const res = await fetch(`${url}/api/rooms`, { headers: { authorization: `Bearer ${a.token}` } })
   t.equal(res.status, 200)
-  t.same(await res.json(), { rooms: [{ name: 'busy', members: 3 }, { name: 'quiet', members: 1 }] })
+  t.same(await res.json(), {
+    rooms: [
+      { name: 'busy', members: 3 },
+      { name: 'quiet', members: 1 }
+    ]
+  })
 })
 
 t.test('GET /api/rooms lists at most ROOMS_LISTED rooms, the busiest', async (t) => {
@@ -32,12 +37,22 @@ t.test('GET /api/rooms lists at most ROOMS_LISTED rooms, the busiest', async (t)
   const { rooms } = (await res.json()) as { rooms: Array<{ name: string; members: number }> }
   t.equal(rooms.length, ROOMS_LISTED)
   t.same(rooms[0], { name: 'zz-top', members: 2 }, 'the busiest first')
-  t.same(rooms.slice(1, 3).map((r) => r.name), ['r000', 'r001'], 'then ties by name')
+  t.same(
+    rooms.slice(1, 3).map((r) => r.name),
+    ['r000', 'r001'],
+    'then ties by name'
+  )
 })
 
 t.test('GET /api/rooms refuses missing and bad tokens with 401', async (t) => {
   const { url } = await startApp(t)
-  for (const authorization of [undefined, 'Bearer', 'Bearer nope', 'Basic dXNlcjpwYXNz', `Bearer ${'x'.repeat(5000)}`]) {
+  for (const authorization of [
+    undefined,
+    'Bearer',
+    'Bearer nope',
+    'Basic dXNlcjpwYXNz',
+    `Bearer ${'x'.repeat(5000)}`
+  ]) {
     const res = await fetch(`${url}/api/rooms`, { headers: authorization ? { authorization } : {} })
     t.equal(res.status, 401, `${String(authorization).slice(0, 20)} → 401`)
     t.match(await res.json(), { statusCode: 401, code: 'UNAUTHORIZED', error: 'Unauthorized' })

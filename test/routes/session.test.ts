@@ -3,7 +3,11 @@ import t from 'tap'
 import { client, connect, startApp } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
 
-async function post(url: string, body: string | undefined, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+async function post(
+  url: string,
+  body: string | undefined,
+  headers: Record<string, string> = { 'content-type': 'application/json' }
+) {
   const res = await fetch(`${url}/api/session`, { method: 'POST', headers, body })
   return { status: res.status, body: (await res.json()) as any }
 }
@@ -67,7 +71,11 @@ t.test('bad names and bodies get 400 with a stable code and no stack', async (t)
     t.equal(other.status, 415, `${what} → 415`)
     t.match(other.body, { code: 'UNSUPPORTED_MEDIA_TYPE', message: /UTF-8/ })
   }
-  t.equal((await post(url, '{"name":"Ann"}', { 'content-type': 'application/json; charset=UTF-8' })).status, 201, 'UTF-8 said aloud is fine')
+  t.equal(
+    (await post(url, '{"name":"Ann"}', { 'content-type': 'application/json; charset=UTF-8' })).status,
+    201,
+    'UTF-8 said aloud is fine'
+  )
   for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'text/plain;charset=UTF-8']) {
     const other = await post(url, type.startsWith('text') ? '{"name":"Ann"}' : 'name=x', { 'content-type': type })
     t.equal(other.status, 415, `${type} → 415`)
@@ -75,15 +83,24 @@ t.test('bad names and bodies get 400 with a stable code and no stack', async (t)
   }
   const untyped = await new Promise<number | undefined>((resolve, reject) => {
     const target = new URL(`${url}/api/session`)
-    const req = httpRequest({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-length': '14' } }, (res) => {
-      res.resume()
-      resolve(res.statusCode)
-    })
+    const req = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers: { 'content-length': '14' }
+      },
+      (res) => {
+        res.resume()
+        resolve(res.statusCode)
+      }
+    )
     req.once('error', reject)
     req.end('{"name":"Ann"}')
   })
   t.equal(untyped, 415, 'a body without a Content-Type → 415')
-  t.equal(Object.prototype.hasOwnProperty.call({}, 'admin'), false)
+  t.equal(Object.hasOwn({}, 'admin'), false)
 })
 
 t.test('with GUEST_SESSIONS=false the endpoint answers 404', async (t) => {
@@ -94,13 +111,17 @@ t.test('with GUEST_SESSIONS=false the endpoint answers 404', async (t) => {
 })
 
 t.test('unknown routes answer 404 JSON; a 5xx leaks nothing internal', async (t) => {
-  const { url } = await startApp(t, {}, {
-    prepare(app) {
-      app.get('/boom', async () => {
-        throw new Error('password=hunter2 at db.internal:5432')
-      })
+  const { url } = await startApp(
+    t,
+    {},
+    {
+      prepare(app) {
+        app.get('/boom', async () => {
+          throw new Error('password=hunter2 at db.internal:5432')
+        })
+      }
     }
-  })
+  )
   const missing = await fetch(`${url}/nope`)
   t.equal(missing.status, 404)
   t.match(await missing.json(), { statusCode: 404, code: 'NOT_FOUND', error: 'Not Found' })
@@ -118,8 +139,15 @@ t.test('guest sign-ins are limited per client address, which TRUST_PROXY says ho
   const answers = []
   // Without a trusted proxy the header is the client's own word: it changes nothing.
   for (let i = 0; i < 4; i++) answers.push(await post(direct.url, body, from(`198.51.100.${i}`)))
-  t.same(answers.map((a) => a.status), [201, 201, 201, 429])
-  t.match(answers[3]!.body, { statusCode: 429, code: 'RATE_LIMITED', message: /Too many sign-ins from your address; try again in \d+ s/ })
+  t.same(
+    answers.map((a) => a.status),
+    [201, 201, 201, 429]
+  )
+  t.match(answers[3]!.body, {
+    statusCode: 429,
+    code: 'RATE_LIMITED',
+    message: /Too many sign-ins from your address; try again in \d+ s/
+  })
 
   const proxied = await startApp(t, { SESSION_RATE_PER_MIN: '3', TRUST_PROXY: 'loopback' })
   for (let i = 0; i < 3; i++) t.equal((await post(proxied.url, body, from('198.51.100.7'))).status, 201)
@@ -128,12 +156,16 @@ t.test('guest sign-ins are limited per client address, which TRUST_PROXY says ho
   t.ok(Number(refused.headers.get('retry-after')) > 0, 'with Retry-After')
   t.equal((await post(proxied.url, body, from('203.0.113.9'))).status, 201, 'and another address is not')
   const v6 = []
-  for (const host of ['1', '2', 'ffff:0:3', '4']) v6.push((await post(proxied.url, body, from(`2001:db8:7:7::${host}`))).status)
+  for (const host of ['1', '2', 'ffff:0:3', '4'])
+    v6.push((await post(proxied.url, body, from(`2001:db8:7:7::${host}`))).status)
   t.same(v6, [201, 201, 201, 429], 'an IPv6 client counts as its /64, whichever addresses of it it uses')
 
   const open = await startApp(t, { SESSION_RATE_PER_MIN: '0' })
   const many = await Promise.all(Array.from({ length: 40 }, () => post(open.url, body)))
-  t.ok(many.every((a) => a.status === 201), 'SESSION_RATE_PER_MIN=0 turns the limit off')
+  t.ok(
+    many.every((a) => a.status === 201),
+    'SESSION_RATE_PER_MIN=0 turns the limit off'
+  )
 })
 
 t.test('with Redis the sign-in limit holds across nodes, and nobody is refused while Redis is away', async (t) => {
