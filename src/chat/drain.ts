@@ -37,7 +37,8 @@ export async function drain(io: ChatServer, options: DrainOptions): Promise<void
   // Engine.IO drops what it reads once a connection is closing: read it now and refuse it (two
   // turns: one accepts a connection still in the backlog, the next reads it).
   await afterPolls(2)
-  await gate.drain(timeoutMs)
+  // Within the same budget: a stuck answer must not hold the drain twice.
+  await gate.drain(Math.max(0, started + timeoutMs - Date.now()))
   options.flush()
   // Every engine connection, including any still in their Socket.IO handshake.
   const clients = engineConnections(io)

@@ -85,3 +85,21 @@ t.test('a client that stops reading is cut after timeoutMs', async (t) => {
   while (engine.clientsCount > 0) await new Promise((resolve) => setImmediate(resolve))
   t.pass('the frozen connection was cut: the drain did not wait for it')
 })
+
+t.test(
+  'an answer that never comes holds the drain once: the second wait uses what is left of the budget',
+  async (t) => {
+    const { io, gate, releases, client } = await setup(t)
+    const socket = await client()
+    socket.emit('slow', () => {})
+    while (releases.length === 0) await new Promise((resolve) => setImmediate(resolve))
+    const waits: number[] = []
+    const wait = gate.drain.bind(gate)
+    gate.drain = (timeoutMs: number) => {
+      waits.push(timeoutMs)
+      return wait(timeoutMs)
+    }
+    await drain(io, { gate, timeoutMs: 100, flush() {}, log: { info() {} } })
+    t.same(waits, [100, 0], 'the stuck answer used up the budget at the first wait')
+  }
+)
