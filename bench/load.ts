@@ -75,7 +75,9 @@ function open(index: number): Promise<Socket> {
 }
 
 async function join(socket: Socket, room: string): Promise<void> {
-  const answer = await socket.timeout(30_000).emitWithAck(config.kind === 'baseline' ? 'join' : 'room:join', config.kind === 'baseline' ? room : { room })
+  const answer = await socket
+    .timeout(30_000)
+    .emitWithAck(config.kind === 'baseline' ? 'join' : 'room:join', config.kind === 'baseline' ? room : { room })
   if (config.kind === 'service' && !answer.ok) throw new Error(`join failed: ${JSON.stringify(answer)}`)
 }
 
@@ -104,7 +106,10 @@ async function connectAll(): Promise<{ connections: number }> {
  * independent person: its messages are a Poisson process (exponential gaps), so the room sees
  * the chance bursts and lulls of real senders rather than a metronome.
  */
-async function send(rate: number, ms: number): Promise<{ sent: number; sentByRoom: Record<string, number>; seconds: number }> {
+async function send(
+  rate: number,
+  ms: number
+): Promise<{ sent: number; sentByRoom: Record<string, number>; seconds: number }> {
   let sent = 0
   const sentByRoom: Record<string, number> = {}
   const started = performance.now()

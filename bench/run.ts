@@ -24,9 +24,42 @@ const SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
 
 /** Sizes per mode: full as the issue states them; quick under two minutes; tiny for the test. */
 const plan = {
-  full: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 16, fanoutRounds: 4, steps: [200, 400, 600, 800, 1000, 1200, 1600, 2400, 3200, 4000, 4800, 5600, 6400, 7200, 8000, 8800, 9600, 10400, 11200, 12000, 12800], stepSeconds: 4, rooms: 200, idle: 5000 },
-  quick: { fanoutMembers: 200, fanoutSenders: 10, fanoutRate: 200, seconds: 6, fanoutRounds: 2, steps: [400, 600, 800, 1000, 1600, 2400, 3200, 4800], stepSeconds: 2, rooms: 100, idle: 2000 },
-  tiny: { fanoutMembers: 10, fanoutSenders: 2, fanoutRate: 20, seconds: 1, fanoutRounds: 1, steps: [20, 40], stepSeconds: 1, rooms: 3, idle: 20 }
+  full: {
+    fanoutMembers: 200,
+    fanoutSenders: 10,
+    fanoutRate: 200,
+    seconds: 16,
+    fanoutRounds: 4,
+    steps: [
+      200, 400, 600, 800, 1000, 1200, 1600, 2400, 3200, 4000, 4800, 5600, 6400, 7200, 8000, 8800, 9600, 10400, 11200,
+      12000, 12800
+    ],
+    stepSeconds: 4,
+    rooms: 200,
+    idle: 5000
+  },
+  quick: {
+    fanoutMembers: 200,
+    fanoutSenders: 10,
+    fanoutRate: 200,
+    seconds: 6,
+    fanoutRounds: 2,
+    steps: [400, 600, 800, 1000, 1600, 2400, 3200, 4800],
+    stepSeconds: 2,
+    rooms: 100,
+    idle: 2000
+  },
+  tiny: {
+    fanoutMembers: 10,
+    fanoutSenders: 2,
+    fanoutRate: 20,
+    seconds: 1,
+    fanoutRounds: 1,
+    steps: [20, 40],
+    stepSeconds: 1,
+    rooms: 3,
+    idle: 20
+  }
 }[mode]
 
 const say = (line: string) => process.stderr.write(`${line}\n`)
@@ -59,7 +92,11 @@ process.once('SIGINT', () => process.exit(130))
 process.once('SIGTERM', () => process.exit(143))
 
 function launch(args: string[], env: Record<string, string>, cwd = root): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
   children.add(child)
   child.once('exit', () => children.delete(child))
   return child
@@ -67,7 +104,13 @@ function launch(args: string[], env: Record<string, string>, cwd = root): ChildP
 
 async function untilUp(url: string): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    if (await fetch(`${url}/socket.io/?EIO=4&transport=polling`).then((r) => r.status < 500, () => false)) return
+    if (
+      await fetch(`${url}/socket.io/?EIO=4&transport=polling`).then(
+        (r) => r.status < 500,
+        () => false
+      )
+    )
+      return
     await new Promise((r) => setTimeout(r, 25))
   }
   throw new Error(`${url} did not start`)
@@ -242,7 +285,13 @@ class LoadGroup {
       const members: [number, number] = perRoom
         ? [Math.floor((shape.rooms * i) / n) * shape.roomSize, Math.floor((shape.rooms * (i + 1)) / n) * shape.roomSize]
         : [Math.floor((total * i) / n), Math.floor((total * (i + 1)) / n)]
-      return new Load({ kind: server.name === 'baseline' ? 'baseline' : 'service', urls: server.urls, secret: SECRET, ...shape, members })
+      return new Load({
+        kind: server.name === 'baseline' ? 'baseline' : 'service',
+        urls: server.urls,
+        secret: SECRET,
+        ...shape,
+        members
+      })
     })
   }
 
@@ -275,13 +324,17 @@ class LoadGroup {
       )
     )
     const sentByRoom: Record<string, number> = {}
-    for (const s of sent) for (const [room, n] of Object.entries(s.sentByRoom)) sentByRoom[room] = (sentByRoom[room] ?? 0) + n
+    for (const s of sent)
+      for (const [room, n] of Object.entries(s.sentByRoom)) sentByRoom[room] = (sentByRoom[room] ?? 0) + n
     const members = (load: Load, room: number) => {
       const [first, end] = load.config.members!
       return Math.max(0, Math.min(end, (room + 1) * this.shape.roomSize) - Math.max(first, room * this.shape.roomSize))
     }
     const expectedOf = (load: Load) =>
-      Object.entries(sentByRoom).reduce((n, [room, count]) => n + count * members(load, Number(room.slice('bench-'.length))), 0)
+      Object.entries(sentByRoom).reduce(
+        (n, [room, count]) => n + count * members(load, Number(room.slice('bench-'.length))),
+        0
+      )
     const collected = await Promise.all(this.loads.map((l) => l.ask<Collected>(`collect ${expectedOf(l)} 2000`)))
     const histogram = new Array<number>(BUCKETS).fill(0)
     for (const c of collected) c.histogram.forEach((count, i) => (histogram[i]! += count))
@@ -301,7 +354,11 @@ class LoadGroup {
   }
 }
 
-function loadFor(server: Server, shape: Omit<LoadConfig, 'kind' | 'urls' | 'secret' | 'members'>, processes = 2): LoadGroup {
+function loadFor(
+  server: Server,
+  shape: Omit<LoadConfig, 'kind' | 'urls' | 'secret' | 'members'>,
+  processes = 2
+): LoadGroup {
   return new LoadGroup(server, shape, processes)
 }
 
@@ -315,7 +372,9 @@ const ms = (seconds: number) => Math.round(seconds * 10) / 10
  * histograms and CPU are added up over the rounds.
  */
 async function fanout(servers: Server[]) {
-  const loads = servers.map((server) => loadFor(server, { rooms: 1, roomSize: plan.fanoutMembers, senders: plan.fanoutSenders }))
+  const loads = servers.map((server) =>
+    loadFor(server, { rooms: 1, roomSize: plan.fanoutMembers, senders: plan.fanoutSenders })
+  )
   for (const load of loads) await load.connect()
   for (const load of loads) await load.run(plan.fanoutRate, Math.min(1, plan.seconds)) // warm-up
   const runs: Measured[][] = servers.map(() => [])
@@ -334,13 +393,17 @@ async function fanout(servers: Server[]) {
   return servers.map((server, i) => {
     const step = summarize(runs[i]!)
     const cpuPer100k = step.received > 0 ? (cpu[i]! / step.received) * 100_000 : 0
-    say(`  fan-out ${server.name}: ${Math.round(step.deliveredPerSec)} delivered/s, p50 ${ms(step.p50)} ms, p90 ${ms(step.p90)} ms, p99 ${ms(step.p99)} ms, p99.9 ${ms(step.p999)} ms, lost ${step.lost}, ${cpuPer100k.toFixed(2)} CPU s/100k (${Math.round((100 * kernel[i]!) / Math.max(cpu[i]!, 1e-9))}% in the kernel)`)
+    say(
+      `  fan-out ${server.name}: ${Math.round(step.deliveredPerSec)} delivered/s, p50 ${ms(step.p50)} ms, p90 ${ms(step.p90)} ms, p99 ${ms(step.p99)} ms, p99.9 ${ms(step.p999)} ms, lost ${step.lost}, ${cpuPer100k.toFixed(2)} CPU s/100k (${Math.round((100 * kernel[i]!) / Math.max(cpu[i]!, 1e-9))}% in the kernel)`
+    )
     return { ...step, rounds: plan.fanoutRounds, cpuSeconds: cpu[i]!, cpuPer100k }
   })
 }
 
 async function saturation(servers: Server[]) {
-  const loads = servers.map((server) => loadFor(server, { rooms: 1, roomSize: plan.fanoutMembers, senders: plan.fanoutSenders }))
+  const loads = servers.map((server) =>
+    loadFor(server, { rooms: 1, roomSize: plan.fanoutMembers, senders: plan.fanoutSenders })
+  )
   await Promise.all(loads.map((l) => l.connect()))
   const steps: StepResult[][] = servers.map(() => [])
   const done = servers.map(() => false)
@@ -356,7 +419,9 @@ async function saturation(servers: Server[]) {
         const failed = step.p99 > 500 || step.lost > 0
         const last = !failed || step.lost > 0 || attempt === 2
         if (last) steps[i]!.push(step)
-        say(`  saturation ${servers[i]!.name} @ ${rate * plan.fanoutMembers} offered/s: ${Math.round(step.deliveredPerSec)} delivered/s, p99 ${ms(step.p99)} ms, lost ${step.lost}${failed ? (last ? '  (limit)' : '  (again)') : ''}`)
+        say(
+          `  saturation ${servers[i]!.name} @ ${rate * plan.fanoutMembers} offered/s: ${Math.round(step.deliveredPerSec)} delivered/s, p99 ${ms(step.p99)} ms, lost ${step.lost}${failed ? (last ? '  (limit)' : '  (again)') : ''}`
+        )
         if (failed && last) done[i] = true
         if (last) break
       }
@@ -375,7 +440,9 @@ async function manyRooms(server: Server) {
   await load.connect()
   const step = await load.run(plan.rooms * 5, plan.seconds)
   await load.stop()
-  say(`  many rooms ${server.name}: ${plan.rooms * 10} connections, ${Math.round(step.deliveredPerSec)} delivered/s, p99 ${ms(step.p99)} ms, lost ${step.lost}`)
+  say(
+    `  many rooms ${server.name}: ${plan.rooms * 10} connections, ${Math.round(step.deliveredPerSec)} delivered/s, p99 ${ms(step.p99)} ms, lost ${step.lost}`
+  )
   return step
 }
 
@@ -400,7 +467,11 @@ async function withRedis<T>(fn: (url: string) => Promise<T>): Promise<T | undefi
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'))
   scratch.add(dir)
-  const redis = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
+  const redis = spawn(
+    binary,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' }
+  )
   children.add(redis)
   await new Promise((r) => setTimeout(r, 300))
   try {
@@ -478,16 +549,61 @@ async function main(): Promise<void> {
 
   const ratio = (service: number, baseline: number) => (baseline === 0 ? 0 : service / baseline)
   const rows: Row[] = [
-    { figure: 'fan-out delivered/s', unit: '/s', baseline: fanBaseline.deliveredPerSec, service: fanService.deliveredPerSec },
+    {
+      figure: 'fan-out delivered/s',
+      unit: '/s',
+      baseline: fanBaseline.deliveredPerSec,
+      service: fanService.deliveredPerSec
+    },
     { figure: 'fan-out p50 latency', unit: 'ms', baseline: fanBaseline.p50, service: fanService.p50 },
-    { figure: 'fan-out p99 latency', unit: 'ms', baseline: fanBaseline.p99, service: fanService.p99, target: '≤ 1.0x', pass: fanService.p99 <= fanBaseline.p99 },
-    { figure: 'fan-out lost', unit: '', baseline: fanBaseline.lost, service: fanService.lost, target: '0 lost', pass: fanService.lost === 0 },
-    { figure: 'saturation delivered/s held', unit: '/s', baseline: satBaseline!.held, service: satService!.held, target: '≥ 2.0x', pass: satService!.held >= 2 * satBaseline!.held },
-    { figure: 'CPU seconds per 100k deliveries', unit: 's', baseline: fanBaseline.cpuPer100k, service: fanService.cpuPer100k, target: '≤ 0.7x', pass: fanService.cpuPer100k <= 0.7 * fanBaseline.cpuPer100k },
-    { figure: 'many rooms delivered/s', unit: '/s', baseline: roomsBaseline.deliveredPerSec, service: roomsService.deliveredPerSec },
+    {
+      figure: 'fan-out p99 latency',
+      unit: 'ms',
+      baseline: fanBaseline.p99,
+      service: fanService.p99,
+      target: '≤ 1.0x',
+      pass: fanService.p99 <= fanBaseline.p99
+    },
+    {
+      figure: 'fan-out lost',
+      unit: '',
+      baseline: fanBaseline.lost,
+      service: fanService.lost,
+      target: '0 lost',
+      pass: fanService.lost === 0
+    },
+    {
+      figure: 'saturation delivered/s held',
+      unit: '/s',
+      baseline: satBaseline!.held,
+      service: satService!.held,
+      target: '≥ 2.0x',
+      pass: satService!.held >= 2 * satBaseline!.held
+    },
+    {
+      figure: 'CPU seconds per 100k deliveries',
+      unit: 's',
+      baseline: fanBaseline.cpuPer100k,
+      service: fanService.cpuPer100k,
+      target: '≤ 0.7x',
+      pass: fanService.cpuPer100k <= 0.7 * fanBaseline.cpuPer100k
+    },
+    {
+      figure: 'many rooms delivered/s',
+      unit: '/s',
+      baseline: roomsBaseline.deliveredPerSec,
+      service: roomsService.deliveredPerSec
+    },
     { figure: 'many rooms p99 latency', unit: 'ms', baseline: roomsBaseline.p99, service: roomsService.p99 },
     { figure: 'many rooms lost', unit: '', baseline: roomsBaseline.lost, service: roomsService.lost },
-    { figure: 'idle RSS per connection', unit: 'KiB', baseline: idleBaseline.bytesPerConnection / 1024, service: idleService.bytesPerConnection / 1024, target: '≤ 1.0x', pass: idleService.bytesPerConnection <= idleBaseline.bytesPerConnection }
+    {
+      figure: 'idle RSS per connection',
+      unit: 'KiB',
+      baseline: idleBaseline.bytesPerConnection / 1024,
+      service: idleService.bytesPerConnection / 1024,
+      target: '≤ 1.0x',
+      pass: idleService.bytesPerConnection <= idleBaseline.bytesPerConnection
+    }
   ]
   if (cluster !== undefined) {
     rows.push({

@@ -72,7 +72,8 @@ export const rows: Array<{ title: string; panels: PanelSpec[] }> = [
       },
       {
         title: 'Refused handshakes',
-        description: 'Connection attempts refused per second: bad tokens, per-user caps, foreign origins, draining nodes.',
+        description:
+          'Connection attempts refused per second: bad tokens, per-user caps, foreign origins, draining nodes.',
         unit: 'ops',
         queries: [{ expr: rate(METRIC.connectionRejections, 'reason'), legend: '{{reason}}' }]
       },
@@ -89,7 +90,8 @@ export const rows: Array<{ title: string; panels: PanelSpec[] }> = [
     panels: [
       {
         title: 'Messages received and delivered',
-        description: 'message:send events received per second, and messages written to sockets per second (one per member).',
+        description:
+          'message:send events received per second, and messages written to sockets per second (one per member).',
         unit: 'ops',
         queries: [
           { expr: rate(METRIC.messagesReceived), legend: 'received' },
@@ -99,7 +101,8 @@ export const rows: Array<{ title: string; panels: PanelSpec[] }> = [
       },
       {
         title: 'Message processing latency',
-        description: 'From message:send arriving to its acknowledgement. Exemplar dots open the trace of a slow message.',
+        description:
+          'From message:send arriving to its acknowledgement. Exemplar dots open the trace of a slow message.',
         unit: 's',
         queries: [
           { expr: quantile(0.5, `${METRIC.messageProcessing}_bucket`), legend: 'p50' },
@@ -109,7 +112,8 @@ export const rows: Array<{ title: string; panels: PanelSpec[] }> = [
       },
       {
         title: 'Event errors by code',
-        description: 'Client events answered with an error, per second, by event and code. INTERNAL and UNAVAILABLE are the service\'s; the others are clients\'.',
+        description:
+          "Client events answered with an error, per second, by event and code. INTERNAL and UNAVAILABLE are the service's; the others are clients'.",
         unit: 'ops',
         queries: [{ expr: rate(METRIC.eventErrors, 'event, code'), legend: '{{event}} {{code}}' }]
       },
@@ -127,9 +131,15 @@ export const rows: Array<{ title: string; panels: PanelSpec[] }> = [
     panels: [
       {
         title: 'Event loop lag (p99)',
-        description: 'How late timers fire: above ~100 ms every socket on the node feels it. (The metric includes its 20 ms sampling interval, taken off here.)',
+        description:
+          'How late timers fire: above ~100 ms every socket on the node feels it. (The metric includes its 20 ms sampling interval, taken off here.)',
         unit: 's',
-        queries: [{ expr: `max by (instance) (${METRIC.eventLoopLagP99}{${sel}}) - ${EVENT_LOOP_SAMPLE_S}`, legend: '{{instance}}' }]
+        queries: [
+          {
+            expr: `max by (instance) (${METRIC.eventLoopLagP99}{${sel}}) - ${EVENT_LOOP_SAMPLE_S}`,
+            legend: '{{instance}}'
+          }
+        ]
       },
       {
         title: 'CPU',

@@ -34,7 +34,8 @@ function compileTrust(trust: boolean | string[]): (address: string, hop: number)
 export function addressKey(address: string): string {
   if (!ipaddr.isValid(address)) return address
   let parsed = ipaddr.parse(address)
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address()
+  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress())
+    parsed = (parsed as ipaddr.IPv6).toIPv4Address()
   if (parsed.kind() === 'ipv4') return parsed.toString()
   const parts = (parsed as ipaddr.IPv6).parts.slice(0, 4)
   return `${new ipaddr.IPv6([...parts, 0, 0, 0, 0]).toString()}/64`

@@ -1,6 +1,6 @@
 // The service's Prometheus metrics: names (imported by the Grafana dashboard and the alert tests,
 // so panels cannot drift from the code), definitions, and the exposition in both formats.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, type OpenMetricsContentType, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type OpenMetricsContentType, Registry } from 'prom-client'
 
 /** Every metric name the dashboards and alerts use, in one place. */
 export const METRIC = {
@@ -106,7 +106,11 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
       countRooms = count
     },
     registry,
-    connectionsActive: new Gauge({ name: METRIC.connectionsActive, help: 'Socket.IO connections open on this node', registers }),
+    connectionsActive: new Gauge({
+      name: METRIC.connectionsActive,
+      help: 'Socket.IO connections open on this node',
+      registers
+    }),
     connectionsTotal: new Counter({ name: METRIC.connectionsTotal, help: 'Socket.IO connections accepted', registers }),
     connectionRejections: new Counter({
       name: METRIC.connectionRejections,
@@ -145,7 +149,11 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
       labelNames: ['event', 'code'],
       registers
     }),
-    unknownEvents: new Counter({ name: METRIC.unknownEvents, help: 'Client events with no handler, ignored', registers }),
+    unknownEvents: new Counter({
+      name: METRIC.unknownEvents,
+      help: 'Client events with no handler, ignored',
+      registers
+    }),
     slowConsumers: new Counter({
       name: METRIC.slowConsumers,
       help: 'Connections cut off because their client stopped reading (MAX_BUFFERED_BYTES waiting)',

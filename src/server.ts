@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads'
 import { trace } from '@opentelemetry/api'
 import closeWithGrace from 'close-with-grace'
 import { buildApp, loggerOptions } from './app.js'
-import { ConfigError, type Config, loadConfig } from './config.js'
+import { type Config, ConfigError, loadConfig } from './config.js'
 import { logDestination } from './logger.js'
 
 function configOrExit(): Config {

@@ -28,7 +28,11 @@ if (tracingEnabled()) {
     serviceName: otelServiceName(),
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => quiet.test(request.url ?? '') }),
-      new FastifyOtelInstrumentation({ registerOnInitialization: true, instrumentHooks: false, ignorePaths: ({ url }) => quiet.test(url) }),
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        instrumentHooks: false,
+        ignorePaths: ({ url }) => quiet.test(url)
+      }),
       new IORedisInstrumentation()
     ]
   })

@@ -1,13 +1,14 @@
 // Test helpers: boot the real app on a free port, sign in, open real Socket.IO clients, and close
 // everything they opened when the test ends.
-import { accessSync, constants } from 'node:fs'
+
 import { once } from 'node:events'
+import { accessSync, constants } from 'node:fs'
 import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
 import { io, type Socket } from 'socket.io-client'
 import type { Test } from 'tap'
-import type { FastifyInstance } from 'fastify'
-import { buildApp, type BuildOptions } from '../src/app.js'
+import { type BuildOptions, buildApp } from '../src/app.js'
 import type { ClientToServerEvents, Member, ServerToClientEvents } from '../src/chat/protocol.js'
 import { type Config, loadConfig } from '../src/config.js'
 
@@ -87,12 +88,7 @@ export async function signIn(url: string, name: string): Promise<{ token: string
 }
 
 /** A client socket, not yet connected; closed at teardown. */
-export function client(
-  t: Teardown,
-  url: string,
-  token: unknown,
-  options: Parameters<typeof io>[1] = {}
-): ClientSocket {
+export function client(t: Teardown, url: string, token: unknown, options: Parameters<typeof io>[1] = {}): ClientSocket {
   const socket: ClientSocket = io(url, {
     auth: { token },
     transports: ['websocket'],

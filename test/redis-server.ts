@@ -54,7 +54,22 @@ export async function startRedis(t: Test): Promise<RedisServer | undefined> {
     async start() {
       proc = spawn(
         binary,
-        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--protected-mode', 'no'],
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          dir,
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          'always',
+          '--save',
+          '',
+          '--protected-mode',
+          'no'
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'] }
       )
       proc.stdout!.on('data', (c: Buffer) => (output += c.toString()))

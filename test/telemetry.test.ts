@@ -23,44 +23,63 @@ t.test('tracing is on only when the OTEL_* variables ask for an exporter', async
   t.equal(otelServiceName({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod' }), 'chat-service')
 })
 
-t.test('spans for join, send and history carry messaging attributes; the processing exemplar is the send trace', async (t) => {
-  const exporter = inMemoryTracing(t)
-  const { url } = await startApp(t)
-  const alice = await guest(t, url, 'Alice')
-  await request(alice.socket, 'room:join', { room: 'traced' })
-  const sent = await request(alice.socket, 'message:send', { room: 'traced', text: 'hello' })
-  await request(alice.socket, 'room:history', { room: 'traced' })
-  await request(alice.socket, 'message:send', { room: 'elsewhere', text: 'refused' })
+t.test(
+  'spans for join, send and history carry messaging attributes; the processing exemplar is the send trace',
+  async (t) => {
+    const exporter = inMemoryTracing(t)
+    const { url } = await startApp(t)
+    const alice = await guest(t, url, 'Alice')
+    await request(alice.socket, 'room:join', { room: 'traced' })
+    const sent = await request(alice.socket, 'message:send', { room: 'traced', text: 'hello' })
+    await request(alice.socket, 'room:history', { room: 'traced' })
+    await request(alice.socket, 'message:send', { room: 'elsewhere', text: 'refused' })
 
-  const spans = exporter.getFinishedSpans()
-  const byName = (name: string) => spans.filter((s) => s.name === name)
-  const [join] = byName('chat room:join')
-  const [send, refused] = byName('chat message:send')
-  const [history] = byName('chat room:history')
-  t.ok(join && send && history && refused, 'one span per handled event')
-  t.match(join!.attributes, { 'messaging.system': 'socket.io', 'messaging.operation.name': 'room:join', 'messaging.destination.name': 'traced' })
-  t.match(send!.attributes, {
-    'messaging.system': 'socket.io',
-    'messaging.operation.type': 'send',
-    'messaging.destination.name': 'traced',
-    'messaging.message.id': sent.message.id
-  })
-  t.match(history!.attributes, { 'messaging.destination.name': 'traced' })
-  t.equal(send!.status.code, 0, 'a successful send is not an error')
-  t.equal(refused!.status.code, 2, 'a refused send is an error span')
-  t.equal(refused!.attributes['error.type'], 'NOT_IN_ROOM')
-  t.notOk(spans.some((s) => JSON.stringify(s.attributes).includes('hello')), 'no message text in spans')
+    const spans = exporter.getFinishedSpans()
+    const byName = (name: string) => spans.filter((s) => s.name === name)
+    const [join] = byName('chat room:join')
+    const [send, refused] = byName('chat message:send')
+    const [history] = byName('chat room:history')
+    t.ok(join && send && history && refused, 'one span per handled event')
+    t.match(join!.attributes, {
+      'messaging.system': 'socket.io',
+      'messaging.operation.name': 'room:join',
+      'messaging.destination.name': 'traced'
+    })
+    t.match(send!.attributes, {
+      'messaging.system': 'socket.io',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': 'traced',
+      'messaging.message.id': sent.message.id
+    })
+    t.match(history!.attributes, { 'messaging.destination.name': 'traced' })
+    t.equal(send!.status.code, 0, 'a successful send is not an error')
+    t.equal(refused!.status.code, 2, 'a refused send is an error span')
+    t.equal(refused!.attributes['error.type'], 'NOT_IN_ROOM')
+    t.notOk(
+      spans.some((s) => JSON.stringify(s.attributes).includes('hello')),
+      'no message text in spans'
+    )
 
-  const metrics = await (await fetch(`${url}/metrics`, { headers: { accept: 'application/openmetrics-text' } })).text()
-  const exemplars = [...metrics.matchAll(/^chat_message_processing_seconds_bucket\{[^}]*\} \d+ # \{trace_id="(\w+)",span_id="(\w+)"\}/gm)]
-  t.ok(exemplars.length > 0, 'the processing histogram carries exemplars')
-  const traceIds = exemplars.map((m) => m[1])
-  t.ok(
-    traceIds.includes(send!.spanContext().traceId) || traceIds.includes(refused!.spanContext().traceId),
-    'an exemplar trace id is a send span trace id'
-  )
-  t.ok(exemplars.every((m) => [send, refused].some((s) => s!.spanContext().spanId === m[2])), 'exemplars point at send spans')
-})
+    const metrics = await (
+      await fetch(`${url}/metrics`, { headers: { accept: 'application/openmetrics-text' } })
+    ).text()
+    const exemplars = [
+      ...metrics.matchAll(
+        /^chat_message_processing_seconds_bucket\{[^}]*\} \d+ # \{trace_id="(\w+)",span_id="(\w+)"\}/gm
+      )
+    ]
+    t.ok(exemplars.length > 0, 'the processing histogram carries exemplars')
+    const traceIds = exemplars.map((m) => m[1])
+    t.ok(
+      traceIds.includes(send!.spanContext().traceId) || traceIds.includes(refused!.spanContext().traceId),
+      'an exemplar trace id is a send span trace id'
+    )
+    t.ok(
+      exemplars.every((m) => [send, refused].some((s) => s!.spanContext().spanId === m[2])),
+      'exemplars point at send spans'
+    )
+  }
+)
 
 t.test('the real process exports spans over OTLP when told to, through node --import', async (t) => {
   const received: any[] = []
@@ -79,32 +98,31 @@ t.test('the real process exports spans over OTLP when told to, through node --im
   t.teardown(() => collector.close())
   const { port: collectorPort } = collector.address() as { port: number }
   const port = await freePort()
-  const proc = spawn(
-    process.execPath,
-    ['--import', './dist/server/telemetry.js', 'dist/server/server.js'],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        JWT_SECRET: TEST_SECRET,
-        LOG_LEVEL: 'warn',
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-        OTEL_SERVICE_NAME: 'chat-test',
-        // Were metrics exported over OTLP too, several exports would come within the test.
-        OTEL_METRIC_EXPORT_INTERVAL: '100'
-      },
-      stdio: ['ignore', 'pipe', 'pipe']
-    }
-  )
+  const proc = spawn(process.execPath, ['--import', './dist/server/telemetry.js', 'dist/server/server.js'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      JWT_SECRET: TEST_SECRET,
+      LOG_LEVEL: 'warn',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_SERVICE_NAME: 'chat-test',
+      // Were metrics exported over OTLP too, several exports would come within the test.
+      OTEL_METRIC_EXPORT_INTERVAL: '100'
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let stderr = ''
   proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
   t.teardown(() => proc.kill('SIGKILL'))
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; i < 200; i++) {
-    const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false)
+    const up = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false
+    )
     if (up) break
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -116,7 +134,9 @@ t.test('the real process exports spans over OTLP when told to, through node --im
   const [code] = await once(proc, 'exit')
   t.equal(code, 0)
   t.equal(stderr, '', 'no exporter noise')
-  const spans = received.flatMap((r) => r.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)))
+  const spans = received.flatMap((r) =>
+    r.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans))
+  )
   const names = spans.map((s: any) => s.name)
   t.ok(names.includes('chat message:send'), 'the chat event span was exported')
   t.ok(names.includes('POST /api/session'), 'HTTP server spans were exported')

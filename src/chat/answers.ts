@@ -15,20 +15,28 @@ const OUTPUT_BYTES = 2 * ANSWER_BYTES
 export type Fit = (messages: Message[], keep: 'newest' | 'oldest') => Message[]
 
 /** A message's size as JSON, at most (every UTF-16 unit escaped as \uXXXX), with its envelope. */
-const mostBytes = (m: Message) => (m.text.length + m.user.name.length + m.user.id.length + m.room.length + m.id.length + (m.clientId?.length ?? 0)) * 6 + 100
+const mostBytes = (m: Message) =>
+  (m.text.length + m.user.name.length + m.user.id.length + m.room.length + m.id.length + (m.clientId?.length ?? 0)) *
+    6 +
+  100
 
 /**
  * `messages` (in seq order) cut to `budget` bytes of JSON, keeping the newest or the oldest;
  * never fewer than one. Also their size: exact when cut, otherwise at most that.
  */
-export function fit(messages: Message[], budget: number, keep: 'newest' | 'oldest'): { messages: Message[]; bytes: number } {
+export function fit(
+  messages: Message[],
+  budget: number,
+  keep: 'newest' | 'oldest'
+): { messages: Message[]; bytes: number } {
   let bound = 0
   for (const m of messages) bound += mostBytes(m)
   if (bound <= budget) return { messages, bytes: bound }
   let bytes = 0
   let count = 0
   for (; count < messages.length; count++) {
-    const size = Buffer.byteLength(JSON.stringify(messages[keep === 'newest' ? messages.length - 1 - count : count])) + 1
+    const size =
+      Buffer.byteLength(JSON.stringify(messages[keep === 'newest' ? messages.length - 1 - count : count])) + 1
     if (bytes + size > budget && count > 0) break
     bytes += size
   }

@@ -2,6 +2,11 @@
 // Socket.IO (rooms and broadcasts are the chat's own vocabulary) but nothing of Fastify.
 import type { Server, Socket } from 'socket.io'
 import { ChatError } from '../errors.js'
+import { AnswerQueue } from './answers.js'
+import type { Deliverer } from './delivery/coalescer.js'
+import { bufferedBytes } from './delivery/engine-internals.js'
+import { captureTrace } from './delivery/room-writer.js'
+import { DEFAULT_PAGE_SIZE, MAX_ROOMS_PER_CONNECTION } from './limits.js'
 import type {
   ClientToServerEvents,
   EmptyResult,
@@ -17,11 +22,6 @@ import type {
   ServerToClientEvents,
   TypingPayload
 } from './protocol.js'
-import { AnswerQueue } from './answers.js'
-import type { Deliverer } from './delivery/coalescer.js'
-import { bufferedBytes } from './delivery/engine-internals.js'
-import { captureTrace } from './delivery/room-writer.js'
-import { DEFAULT_PAGE_SIZE, MAX_ROOMS_PER_CONNECTION } from './limits.js'
 import { TokenBucket } from './rate-limiter.js'
 import { chatRoom, userRoom } from './socket-rooms.js'
 import type { ChatStore, PresenceChange } from './store/parts.js'
@@ -110,7 +110,12 @@ export class ChatService {
    */
   throttle(socket: ChatSocket, limit: RateLimit): void {
     const wait = (limit === 'messages' ? socket.data.bucket : socket.data.roomBucket).take()
-    if (wait > 0) throw new ChatError('RATE_LIMITED', `Too many ${limit === 'messages' ? 'messages' : 'room requests'}; retry in ${wait} ms`, wait)
+    if (wait > 0)
+      throw new ChatError(
+        'RATE_LIMITED',
+        `Too many ${limit === 'messages' ? 'messages' : 'room requests'}; retry in ${wait} ms`,
+        wait
+      )
   }
 
   async join(socket: ChatSocket, { room, since }: JoinPayload): Promise<JoinResult> {
@@ -123,45 +128,47 @@ export class ChatService {
     rooms.add(room)
     let turn = false
     // The rest in its turn (see AnswerQueue): a join refused for waiting too long has done no more.
-    return socket.data.answers.run(async (fit) => {
-      turn = true
-      // Left while this join waited its turn: the leave, sent later, has the last word.
-      if (!rooms.has(room)) throw new ChatError('NOT_IN_ROOM', `${room} was left before this join went through`)
-      // Join the broadcast and follow the room's feed before reading history, so nothing falls
-      // between the two: an entry stored meanwhile arrives both ways and clients de-duplicate by seq.
-      try {
-        await socket.join(chatRoom(room))
-        await this.store.feed.follow(room)
-        const first = await this.store.presence.add(room, user, socket.id)
-        if (first) socket.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })
-      } catch (err) {
-        if (!rejoin) {
-          rooms.delete(room)
-          await socket.leave(chatRoom(room))
-          // The store may have recorded the presence before failing to answer (a removal that
-          // fails too is kept and retried by presence upkeep).
-          this.forget(socket, room).catch(() => {})
+    return socket.data.answers
+      .run(async (fit) => {
+        turn = true
+        // Left while this join waited its turn: the leave, sent later, has the last word.
+        if (!rooms.has(room)) throw new ChatError('NOT_IN_ROOM', `${room} was left before this join went through`)
+        // Join the broadcast and follow the room's feed before reading history, so nothing falls
+        // between the two: an entry stored meanwhile arrives both ways and clients de-duplicate by seq.
+        try {
+          await socket.join(chatRoom(room))
+          await this.store.feed.follow(room)
+          const first = await this.store.presence.add(room, user, socket.id)
+          if (first) socket.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })
+        } catch (err) {
+          if (!rejoin) {
+            rooms.delete(room)
+            await socket.leave(chatRoom(room))
+            // The store may have recorded the presence before failing to answer (a removal that
+            // fails too is kept and retried by presence upkeep).
+            this.forget(socket, room).catch(() => {})
+          }
+          throw err
         }
+        // The socket may have gone while the store answered; its cleanup may have run already.
+        if (!socket.connected) {
+          await this.forget(socket, room)
+          throw new ChatError('UNAVAILABLE', 'The connection closed during the join')
+        }
+        const [members, history] = await Promise.all([
+          this.store.presence.members(room),
+          since === undefined
+            ? this.store.log.latest(room, DEFAULT_PAGE_SIZE).then((messages) => ({ messages, recovered: true }))
+            : this.store.log.since(room, since)
+        ])
+        // A catch-up too big for one answer: the newest that fit, and the client knows it is not whole.
+        const messages = fit(history.messages, 'newest')
+        return { room, members, messages, recovered: history.recovered && messages.length === history.messages.length }
+      })
+      .catch((err: unknown) => {
+        if (!turn && !rejoin) rooms.delete(room)
         throw err
-      }
-      // The socket may have gone while the store answered; its cleanup may have run already.
-      if (!socket.connected) {
-        await this.forget(socket, room)
-        throw new ChatError('UNAVAILABLE', 'The connection closed during the join')
-      }
-      const [members, history] = await Promise.all([
-        this.store.presence.members(room),
-        since === undefined
-          ? this.store.log.latest(room, DEFAULT_PAGE_SIZE).then((messages) => ({ messages, recovered: true }))
-          : this.store.log.since(room, since)
-      ])
-      // A catch-up too big for one answer: the newest that fit, and the client knows it is not whole.
-      const messages = fit(history.messages, 'newest')
-      return { room, members, messages, recovered: history.recovered && messages.length === history.messages.length }
-    }).catch((err: unknown) => {
-      if (!turn && !rejoin) rooms.delete(room)
-      throw err
-    })
+      })
   }
 
   async leave(socket: ChatSocket, { room }: LeavePayload): Promise<EmptyResult> {
@@ -176,7 +183,8 @@ export class ChatService {
 
   private async forget(socket: ChatSocket, room: string): Promise<void> {
     const { user } = socket.data
-    if (await this.store.presence.remove(room, user, socket.id)) this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'left' })
+    if (await this.store.presence.remove(room, user, socket.id))
+      this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'left' })
   }
 
   private requireJoined(socket: ChatSocket, room: string): void {
@@ -198,7 +206,6 @@ export class ChatService {
     return { message }
   }
 
-
   async history(socket: ChatSocket, { room, before, after, limit }: HistoryPayload): Promise<HistoryResult> {
     this.requireJoined(socket, room)
     return socket.data.answers.run(async (fit) => {
@@ -216,7 +223,8 @@ export class ChatService {
     else typingIn.delete(room)
     // In a cluster a typing event goes through Redis; while it is away it would wait in a queue
     // that grows with the outage, and arrive stale. It is not worth keeping: refused instead.
-    if (!this.store.available) throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; typing is not shown meanwhile')
+    if (!this.store.available)
+      throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; typing is not shown meanwhile')
     socket.to(chatRoom(room)).except(userRoom(user.id)).emit('typing', { room, user, typing })
     return {}
   }

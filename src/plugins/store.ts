@@ -112,7 +112,12 @@ function clusterAdapter(url: string): { adapter: ReturnType<typeof createAdapter
     return connection
   }) as Redis['duplicate']
   // A short blocking read, so the reader notices a close within a second.
-  const adapter = createAdapter(adapterClient, { streamName: STREAM.name, maxLen: STREAM.maxLen, readCount: READ_COUNT, blockTimeInMs: 1000 })
+  const adapter = createAdapter(adapterClient, {
+    streamName: STREAM.name,
+    maxLen: STREAM.maxLen,
+    readCount: READ_COUNT,
+    blockTimeInMs: 1000
+  })
   return {
     adapter,
     close() {
@@ -125,19 +130,30 @@ function clusterAdapter(url: string): { adapter: ReturnType<typeof createAdapter
 function redisStore(url: string, historyLimit: number, log: FastifyBaseLogger) {
   const { client, up } = commandConnection(url, log)
   // The feed's subscriptions come back by themselves after a reconnection (auto-resubscribe).
-  const subscriber = new Redis(url, { connectionName: 'chat-feed', enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy })
+  const subscriber = new Redis(url, {
+    connectionName: 'chat-feed',
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy
+  })
   subscriber.on('error', () => {})
   const store = new RedisStore(client, subscriber, {
     historyLimit,
     onError(err, operation) {
       // While Redis is known to be away, every refused operation would repeat the same news.
-      log[up() ? 'warn' : 'debug']({ event: 'redis_failed', operation, err: { message: (err as Error).message } }, 'Redis operation failed')
+      log[up() ? 'warn' : 'debug'](
+        { event: 'redis_failed', operation, err: { message: (err as Error).message } },
+        'Redis operation failed'
+      )
     },
     onMigrated(rooms) {
       log.info({ event: 'redis_keys_migrated', rooms }, "history of earlier versions moved to today's key names")
     },
     onFeedLost(_room, count) {
-      log.warn({ event: 'feed_entries_lost', count }, 'entries trimmed from history before this node could deliver them')
+      log.warn(
+        { event: 'feed_entries_lost', count },
+        'entries trimmed from history before this node could deliver them'
+      )
     }
   })
   // Announce this node once connected, and again after every reconnection.

@@ -4,44 +4,60 @@ import { RedisStore } from '../../src/chat/store/redis-store.js'
 import { client, connect, guest, next, request, scrape, startApp, until, untilReady } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
 
-t.test('a node that was swept as dead while it was alive records its users again, and the rooms hear they joined', async (t) => {
-  const redis = await startRedis(t)
-  if (redis === undefined) return
-  const env = { REDIS_URL: redis.url }
-  const [a, b] = [await startApp(t, env), await startApp(t, env)]
-  const watcher = await guest(t, a.url, 'Watcher')
-  const bob = await guest(t, b.url, 'Bob')
-  await request(watcher.socket, 'room:join', { room: 'lobby' })
-  await request(bob.socket, 'room:join', { room: 'lobby' })
+t.test(
+  'a node that was swept as dead while it was alive records its users again, and the rooms hear they joined',
+  async (t) => {
+    const redis = await startRedis(t)
+    if (redis === undefined) return
+    const env = { REDIS_URL: redis.url }
+    const [a, b] = [await startApp(t, env), await startApp(t, env)]
+    const watcher = await guest(t, a.url, 'Watcher')
+    const bob = await guest(t, b.url, 'Bob')
+    await request(watcher.socket, 'room:join', { room: 'lobby' })
+    await request(bob.socket, 'room:join', { room: 'lobby' })
 
-  // Another node's upkeep judges B dead (as after a partition of B from Redis longer than the
-  // node timeout): its sockets' presence is removed and the room hears Bob left.
-  const client = new Redis(redis.url)
-  const subscriber = client.duplicate()
-  t.teardown(() => {
-    client.disconnect()
-    subscriber.disconnect()
-  })
-  const judge = new RedisStore(client, subscriber, { historyLimit: 10, heartbeatMs: 60_000, nodeTimeoutMs: 1, upkeepMs: 0 })
-  judge.start()
-  t.teardown(() => judge.close())
-  await new Promise((r) => setTimeout(r, 20))
-  const swept = await judge.presence.liveness.sweep()
-  t.ok(swept.some((d) => d.room === 'lobby' && d.user.id === bob.user.id), 'Bob was swept with B')
-  t.same((await request(watcher.socket, 'room:join', { room: 'lobby' })).members.map((m: { name: string }) => m.name), ['Watcher'])
+    // Another node's upkeep judges B dead (as after a partition of B from Redis longer than the
+    // node timeout): its sockets' presence is removed and the room hears Bob left.
+    const client = new Redis(redis.url)
+    const subscriber = client.duplicate()
+    t.teardown(() => {
+      client.disconnect()
+      subscriber.disconnect()
+    })
+    const judge = new RedisStore(client, subscriber, {
+      historyLimit: 10,
+      heartbeatMs: 60_000,
+      nodeTimeoutMs: 1,
+      upkeepMs: 0
+    })
+    judge.start()
+    t.teardown(() => judge.close())
+    await new Promise((r) => setTimeout(r, 20))
+    const swept = await judge.presence.liveness.sweep()
+    t.ok(
+      swept.some((d) => d.room === 'lobby' && d.user.id === bob.user.id),
+      'Bob was swept with B'
+    )
+    t.same(
+      (await request(watcher.socket, 'room:join', { room: 'lobby' })).members.map((m: { name: string }) => m.name),
+      ['Watcher']
+    )
 
-  // B's next heartbeat finds it gone; its next upkeep writes Bob's presence again.
-  const back = next(watcher.socket, 'presence')
-  const bStore = b.app.chat.store as RedisStore
-  bStore.start()
-  await new Promise((r) => setTimeout(r, 100))
-  await bStore.presence.upkeep()
-  t.same(await back, { room: 'lobby', user: bob.user, status: 'joined' }, 'the room hears Bob is back')
-  const members = (await request(watcher.socket, 'room:join', { room: 'lobby' })).members.map((m: { name: string }) => m.name).sort()
-  t.same(members, ['Bob', 'Watcher'], 'and lists him again')
-  await bStore.presence.upkeep()
-  t.same((await a.app.chat.store.presence.rooms(10)).find((r) => r.name === 'lobby')?.members, 2, 'once')
-})
+    // B's next heartbeat finds it gone; its next upkeep writes Bob's presence again.
+    const back = next(watcher.socket, 'presence')
+    const bStore = b.app.chat.store as RedisStore
+    bStore.start()
+    await new Promise((r) => setTimeout(r, 100))
+    await bStore.presence.upkeep()
+    t.same(await back, { room: 'lobby', user: bob.user, status: 'joined' }, 'the room hears Bob is back')
+    const members = (await request(watcher.socket, 'room:join', { room: 'lobby' })).members
+      .map((m: { name: string }) => m.name)
+      .sort()
+    t.same(members, ['Bob', 'Watcher'], 'and lists him again')
+    await bStore.presence.upkeep()
+    t.same((await a.app.chat.store.presence.rooms(10)).find((r) => r.name === 'lobby')?.members, 2, 'once')
+  }
+)
 
 t.test('while Redis is away typing is refused, not queued to arrive stale, and it works again after', async (t) => {
   const redis = await startRedis(t)
@@ -94,13 +110,24 @@ t.test('a node that has read nothing from the stream yet misses no message store
   // Longer than the reader's blocking read (1 s), so that it times out once Redis goes on.
   const stalled = redis.stall(2500)
   await new Promise((r) => setTimeout(r, 300))
-  const during = Array.from({ length: 5 }, (_, i) => request(ann.socket, 'message:send', { room: 'q', text: `during ${i}`, clientId: `d${i}` }))
+  const during = Array.from({ length: 5 }, (_, i) =>
+    request(ann.socket, 'message:send', { room: 'q', text: `during ${i}`, clientId: `d${i}` })
+  )
   await stalled
   await Promise.all(during)
-  for (let i = 0; i < 5; i++) await request(ann.socket, 'message:send', { room: 'q', text: `after ${i}`, clientId: `a${i}` })
-  const stored = (await request(ann.socket, 'room:history', { room: 'q', limit: 50 })).messages.map((m: { seq: number }) => m.seq)
-  await until(() => stored.every((seq: number) => seen.has(seq)), 5000, 'every stored message at the tab on B').catch(() => {})
-  t.same(stored.filter((seq: number) => !seen.has(seq)), [], `the tab on B got all ${stored.length} stored messages`)
+  for (let i = 0; i < 5; i++)
+    await request(ann.socket, 'message:send', { room: 'q', text: `after ${i}`, clientId: `a${i}` })
+  const stored = (await request(ann.socket, 'room:history', { room: 'q', limit: 50 })).messages.map(
+    (m: { seq: number }) => m.seq
+  )
+  await until(() => stored.every((seq: number) => seen.has(seq)), 5000, 'every stored message at the tab on B').catch(
+    () => {}
+  )
+  t.same(
+    stored.filter((seq: number) => !seen.has(seq)),
+    [],
+    `the tab on B got all ${stored.length} stored messages`
+  )
 })
 
 t.test('chat_redis_up is 0 while Redis hangs with its connection open, and 1 again once it answers', async (t) => {
@@ -122,19 +149,22 @@ t.test('chat_redis_up is 0 while Redis hangs with its connection open, and 1 aga
   t.equal((await scrape(url)).get('chat_redis_up'), 1, 'up again')
 })
 
-t.test('a full Redis (maxmemory, noeviction) refuses sends with an error, yet answers: chat_redis_up stays 1', async (t) => {
-  const redis = await startRedis(t)
-  if (redis === undefined) return
-  const { url } = await startApp(t, { REDIS_URL: redis.url })
-  const ann = await guest(t, url, 'Ann')
-  await request(ann.socket, 'room:join', { room: 'full' })
-  const admin = new Redis(redis.url)
-  t.teardown(() => admin.quit())
-  await admin.config('SET', 'maxmemory', '1')
-  const refused = await request(ann.socket, 'message:send', { room: 'full', text: 'no room for me', clientId: 'f1' })
-  t.equal(refused.error?.code, 'INTERNAL', 'the send is refused (a retry with its clientId is safe)')
-  t.equal((await scrape(url)).get('chat_redis_up'), 1, 'Redis answers: it is not down')
-  await admin.config('SET', 'maxmemory', '0')
-  const stored = await request(ann.socket, 'message:send', { room: 'full', text: 'room again', clientId: 'f2' })
-  t.equal(stored.ok, true)
-})
+t.test(
+  'a full Redis (maxmemory, noeviction) refuses sends with an error, yet answers: chat_redis_up stays 1',
+  async (t) => {
+    const redis = await startRedis(t)
+    if (redis === undefined) return
+    const { url } = await startApp(t, { REDIS_URL: redis.url })
+    const ann = await guest(t, url, 'Ann')
+    await request(ann.socket, 'room:join', { room: 'full' })
+    const admin = new Redis(redis.url)
+    t.teardown(() => admin.quit())
+    await admin.config('SET', 'maxmemory', '1')
+    const refused = await request(ann.socket, 'message:send', { room: 'full', text: 'no room for me', clientId: 'f1' })
+    t.equal(refused.error?.code, 'INTERNAL', 'the send is refused (a retry with its clientId is safe)')
+    t.equal((await scrape(url)).get('chat_redis_up'), 1, 'Redis answers: it is not down')
+    await admin.config('SET', 'maxmemory', '0')
+    const stored = await request(ann.socket, 'message:send', { room: 'full', text: 'room again', clientId: 'f2' })
+    t.equal(stored.ok, true)
+  }
+)

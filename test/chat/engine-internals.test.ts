@@ -36,7 +36,11 @@ t.test('what the delivery relies on is there, in the shape it expects', async (t
   t.type(raw?._socket?.uncork, 'function', 'ws socket: _socket.uncork')
   t.type(raw?.bufferedAmount, 'number', 'ws socket: bufferedAmount')
   t.type(raw?.terminate, 'function', 'ws socket: terminate')
-  t.type((direct.client as unknown as Record<string, unknown>).writeToEngine, 'function', 'Socket.IO client: writeToEngine')
+  t.type(
+    (direct.client as unknown as Record<string, unknown>).writeToEngine,
+    'function',
+    'Socket.IO client: writeToEngine'
+  )
   t.equal(webSocketOf(direct.conn), raw, 'webSocketOf finds it')
   t.equal(corkableOf(direct.conn), raw?._socket, 'corkableOf finds its TCP socket')
   t.equal(corkableOf(byName('OverPolling').conn), undefined, 'long-polling has none')
@@ -54,7 +58,11 @@ t.test('what the delivery relies on is there, in the shape it expects', async (t
   t.same(await gotPolling, message)
   const batch = next(ws.socket, 'messages')
   writePacket(recipientOf(direct), packetOf('/', [JSON.stringify(message), JSON.stringify({ ...message, seq: 2 })]))
-  t.same((await batch).map((m: { seq: number }) => m.seq), [1, 2], 'several as one `messages` packet')
+  t.same(
+    (await batch).map((m: { seq: number }) => m.seq),
+    [1, 2],
+    'several as one `messages` packet'
+  )
 
   // A cut closes the connection at once, over either transport.
   const closed = [ws, polling].map((g) => new Promise<string>((resolve) => g.socket.once('disconnect', resolve)))

@@ -8,7 +8,11 @@ t.test('a full bucket allows a burst, then one per 1/rate seconds', async (t) =>
   t.equal(bucket.take(250), 250)
   t.equal(bucket.take(500), 0, 'refilled')
   t.equal(bucket.take(500), 500)
-  t.same([bucket.take(10_000), bucket.take(10_000), bucket.take(10_000), bucket.take(10_000)], [0, 0, 0, 500], 'never more than the burst')
+  t.same(
+    [bucket.take(10_000), bucket.take(10_000), bucket.take(10_000), bucket.take(10_000)],
+    [0, 0, 0, 500],
+    'never more than the burst'
+  )
 })
 
 t.test('a rate of 0 never limits', async (t) => {

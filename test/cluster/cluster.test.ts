@@ -25,7 +25,7 @@ function report(t: Test, scenario: string, counts: ReturnType<typeof tally>): vo
 /** What every fault scenario promises: nothing acknowledged missing, no hole, no double, in order. */
 function intact(t: Test, counts: ReturnType<typeof tally>): void {
   t.equal(counts.lostAcknowledged, 0, 'no acknowledged message is missing on any member')
-  t.equal(counts.gaps, 0, 'no gap in any member\'s seqs')
+  t.equal(counts.gaps, 0, "no gap in any member's seqs")
   t.equal(counts.duplicates, 0, 'no seq delivered twice')
   t.equal(counts.outOfOrder, 0, 'in seq order on every member')
 }
@@ -61,7 +61,11 @@ t.test('two nodes, one room: everything arrives once and in order everywhere; pr
   await Promise.all(
     senders.map(async (s) => {
       for (let i = 0; i < N; i++) {
-        const answer = await request(s.member.socket, 'message:send', { room: 'both', text: `${s.name}-${i}`, clientId: `${s.name}-${i}` })
+        const answer = await request(s.member.socket, 'message:send', {
+          room: 'both',
+          text: `${s.name}-${i}`,
+          clientId: `${s.name}-${i}`
+        })
         s.sent++
         if (answer.ok) s.acked.add(answer.message.seq)
       }
@@ -109,7 +113,10 @@ t.test('restart Redis under traffic: no process dies, each send is delivered eve
   if (redis === undefined) return
   const env = { ...NODE_ENV, REDIS_URL: redis.url }
   const nodes = await Promise.all([startNode(t, await freePort(), env), startNode(t, await freePort(), env)])
-  const everyone = [...(await members(t, nodes[0]!.url, 3, 'outage')), ...(await members(t, nodes[1]!.url, 3, 'outage'))]
+  const everyone = [
+    ...(await members(t, nodes[0]!.url, 3, 'outage')),
+    ...(await members(t, nodes[1]!.url, 3, 'outage'))
+  ]
   const senders = everyone.slice(0, 4).map((m, i) => new Sender(m, `r${i}`))
   senders.forEach((s) => s.start(25))
   await untilComplete(everyone, 20)
@@ -130,7 +137,10 @@ t.test('restart Redis under traffic: no process dies, each send is delivered eve
   await untilComplete(everyone, tally(senders, everyone).top)
   const counts = tally(senders, everyone)
   report(t, 'Redis restart', counts)
-  t.ok(nodes.every((n) => n.proc.exitCode === null), 'no process died')
+  t.ok(
+    nodes.every((n) => n.proc.exitCode === null),
+    'no process died'
+  )
   t.ok(counts.refused >= 5, 'sends during the outage were answered UNAVAILABLE')
   t.equal(counts.unanswered, 0, 'every send was answered')
   t.equal(counts.acknowledged + counts.refused, counts.sent, 'acknowledged or refused, nothing else')
@@ -138,10 +148,15 @@ t.test('restart Redis under traffic: no process dies, each send is delivered eve
   const held = new Set(everyone.flatMap((m) => [...m.texts]))
   const refusals = senders.flatMap((s) => [...s.refusals])
   const codes = new Set(refusals.map(([, code]) => code))
-  t.ok([...codes].every((code) => code === 'UNAVAILABLE' || code === 'INTERNAL'), `refused with ${[...codes].join(', ')}`)
+  t.ok(
+    [...codes].every((code) => code === 'UNAVAILABLE' || code === 'INTERNAL'),
+    `refused with ${[...codes].join(', ')}`
+  )
   const storedAnyway = refusals.filter(([clientId, code]) => code === 'UNAVAILABLE' && held.has(clientId))
   t.same(storedAnyway, [], 'no send answered UNAVAILABLE was stored')
-  t.comment(`refusals: ${refusals.filter(([, c]) => c === 'UNAVAILABLE').length} UNAVAILABLE, ${refusals.filter(([, c]) => c === 'INTERNAL').length} INTERNAL (of which stored: ${refusals.filter(([id, c]) => c === 'INTERNAL' && held.has(id)).length})`)
+  t.comment(
+    `refusals: ${refusals.filter(([, c]) => c === 'UNAVAILABLE').length} UNAVAILABLE, ${refusals.filter(([, c]) => c === 'INTERNAL').length} INTERNAL (of which stored: ${refusals.filter(([id, c]) => c === 'INTERNAL' && held.has(id)).length})`
+  )
   intact(t, counts)
 })
 
@@ -168,7 +183,11 @@ t.test('rolling restart of three nodes under traffic: zero acknowledged messages
   const counts = tally(senders, everyone)
   report(t, 'rolling restart', counts)
   t.ok(counts.reconnects >= 3, 'clients moved as nodes restarted')
-  t.equal(counts.acknowledged, counts.sent, 'every send acknowledged (retried with its clientId across the restart, as the web client does)')
+  t.equal(
+    counts.acknowledged,
+    counts.sent,
+    'every send acknowledged (retried with its clientId across the restart, as the web client does)'
+  )
   intact(t, counts)
 })
 
@@ -216,7 +235,12 @@ t.test('a send traced on one node and its delivery on another share one trace', 
   const send = spans.find((s) => s.service === 'node-a' && s.name === 'chat message:send')
   t.ok(send, 'node A exported the send span')
   const deliveries = spans.filter((s) => s.name === 'chat deliver' && s.traceId === send?.traceId)
-  t.ok(deliveries.some((s) => s.service === 'node-b'), "node B's delivery joined the send's trace")
-  const redisSpans = spans.filter((s) => s.service === 'node-a' && s.traceId === send?.traceId && /evalsha|eval/i.test(s.name))
+  t.ok(
+    deliveries.some((s) => s.service === 'node-b'),
+    "node B's delivery joined the send's trace"
+  )
+  const redisSpans = spans.filter(
+    (s) => s.service === 'node-a' && s.traceId === send?.traceId && /evalsha|eval/i.test(s.name)
+  )
   t.ok(redisSpans.length > 0, 'the ioredis call of the append is in the trace')
 })

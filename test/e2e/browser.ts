@@ -9,7 +9,15 @@ export async function launch(t: Test): Promise<Browser | undefined> {
   if (executablePath === undefined) return undefined
   const browser = await chromium.launch({
     executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync'
+    ]
   })
   t.teardown(() => browser.close())
   return browser
@@ -32,7 +40,11 @@ export async function person(
   await page.getByLabel('Display name').fill(name)
   await page.getByRole('button', { name: 'Start chatting' }).click()
   await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
-  await page.getByText('1 here').or(page.getByText(/\d here/)).first().waitFor()
+  await page
+    .getByText('1 here')
+    .or(page.getByText(/\d here/))
+    .first()
+    .waitFor()
   return page
 }
 
@@ -71,7 +83,8 @@ export async function generalWithHistory(t: Test, count: number, prefix: string)
   return url
 }
 
-export const message = (page: Page, text: string) => page.locator('#messages .message:not(.pending) .text', { hasText: text })
+export const message = (page: Page, text: string) =>
+  page.locator('#messages .message:not(.pending) .text', { hasText: text })
 
 /** Ada and Grace signed in to one room on a fresh service, each in her own browser context. */
 export async function adaAndGrace(t: Test): Promise<{ url: string; ada: Page; grace: Page } | undefined> {

@@ -14,7 +14,11 @@ t.test('two people chat both ways and see each other, typing included', async (t
   await message(grace, 'Hello Grace!').waitFor()
   await say(grace, 'Hi Ada.\nHow are you?')
   await message(ada, 'Hi Ada.').waitFor()
-  t.equal(await message(ada, 'Hi Ada.').innerText(), 'Hi Ada.\nHow are you?', 'Shift+Enter-free newlines are kept as lines')
+  t.equal(
+    await message(ada, 'Hi Ada.').innerText(),
+    'Hi Ada.\nHow are you?',
+    'Shift+Enter-free newlines are kept as lines'
+  )
   t.equal(await ada.locator('#messages .message:not(.pending)').count(), 2, 'each message once')
 
   await grace.getByRole('textbox', { name: 'Message' }).pressSequentially('typing…')
@@ -39,7 +43,10 @@ t.test('two people chat both ways and see each other, typing included', async (t
   await ada.getByRole('heading', { name: '#random' }).waitFor()
   await bobSays(t, url, 'general', 'psst')
   await ada.getByLabel('1 unread').waitFor()
-  await ada.locator('#my-rooms').getByRole('button', { name: /#general/ }).click()
+  await ada
+    .locator('#my-rooms')
+    .getByRole('button', { name: /#general/ })
+    .click()
   await message(ada, 'psst').waitFor()
   t.equal(await ada.getByLabel('1 unread').count(), 0, 'reading the room clears its count')
 })
@@ -115,55 +122,70 @@ t.test("other people's messages leave the reader's focus, selection and the rest
   await message(ada, 'a new line').waitFor()
   t.equal(await ada.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Leave general', 'focus stayed')
   t.equal(await ada.evaluate(() => getSelection()!.toString()), 'select me', 'the selection stayed')
-  t.equal(await ada.evaluate(() => (window as unknown as { added: number }).added), 1, 'one node added to the list for one message')
+  t.equal(
+    await ada.evaluate(() => (window as unknown as { added: number }).added),
+    1,
+    'one node added to the list for one message'
+  )
 })
 
-t.test('a message refused as too long goes back to the composer to be shortened; room names as shown are understood', async (t) => {
-  const browser = await launch(t)
-  if (browser === undefined) return
-  const { url } = await startApp(t, { MAX_MESSAGE_LENGTH: '10' })
-  const ada = await person(t, browser, url, 'Ada')
-  await say(ada, 'eleven char')
-  await ada.getByText('Not sent: too long. A message can have at most 10 characters.').waitFor()
-  t.equal(await ada.getByRole('button', { name: 'Retry' }).count(), 0, 'no retry for what cannot succeed')
-  await ada.getByRole('button', { name: 'Edit' }).click()
-  t.equal(await ada.getByRole('textbox', { name: 'Message' }).inputValue(), 'eleven char', 'back in the composer')
-  t.equal(await ada.locator('#messages .pending').count(), 0, 'and no longer in the list')
-  await say(ada, 'ten chars!')
-  await message(ada, 'ten chars!').waitFor()
+t.test(
+  'a message refused as too long goes back to the composer to be shortened; room names as shown are understood',
+  async (t) => {
+    const browser = await launch(t)
+    if (browser === undefined) return
+    const { url } = await startApp(t, { MAX_MESSAGE_LENGTH: '10' })
+    const ada = await person(t, browser, url, 'Ada')
+    await say(ada, 'eleven char')
+    await ada.getByText('Not sent: too long. A message can have at most 10 characters.').waitFor()
+    t.equal(await ada.getByRole('button', { name: 'Retry' }).count(), 0, 'no retry for what cannot succeed')
+    await ada.getByRole('button', { name: 'Edit' }).click()
+    t.equal(await ada.getByRole('textbox', { name: 'Message' }).inputValue(), 'eleven char', 'back in the composer')
+    t.equal(await ada.locator('#messages .pending').count(), 0, 'and no longer in the list')
+    await say(ada, 'ten chars!')
+    await message(ada, 'ten chars!').waitFor()
 
-  await joinFromPage(ada, 'has space')
-  await ada.locator('#join-error', { hasText: 'Room names are' }).waitFor()
-  t.equal(await ada.getByLabel('Join or create a room').inputValue(), 'has space', 'a refused name stays to be corrected')
-  await joinFromPage(ada, '#lobby')
-  await ada.locator('#room-title', { hasText: '#lobby' }).waitFor()
-  t.equal(await ada.evaluate(() => document.activeElement?.id), 'text', 'the composer has the focus after a join')
-})
+    await joinFromPage(ada, 'has space')
+    await ada.locator('#join-error', { hasText: 'Room names are' }).waitFor()
+    t.equal(
+      await ada.getByLabel('Join or create a room').inputValue(),
+      'has space',
+      'a refused name stays to be corrected'
+    )
+    await joinFromPage(ada, '#lobby')
+    await ada.locator('#room-title', { hasText: '#lobby' }).waitFor()
+    t.equal(await ada.evaluate(() => document.activeElement?.id), 'text', 'the composer has the focus after a join')
+  }
+)
 
-t.test("two tabs of one browser keep each other's rooms and sign out together; a big room's header counts", async (t) => {
-  const browser = await launch(t)
-  if (browser === undefined) return
-  const { url } = await startApp(t)
-  const tab1 = await person(t, browser, url, 'Ada')
-  const tab2 = await tab1.context().newPage()
-  await tab2.goto(url)
-  await tab2.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
-  await joinFromPage(tab1, 'only-in-tab1')
-  await tab1.locator('#room-title', { hasText: '#only-in-tab1' }).waitFor()
-  await say(tab2, 'tab 2 here')
-  await message(tab2, 'tab 2 here').waitFor()
-  await tab1.reload()
-  await tab1.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
-  // In "Your rooms": the room may also be listed under "Active rooms" once that list refreshes.
-  await tab1.locator('#my-rooms').getByRole('button', { name: '#only-in-tab1' }).waitFor()
-  t.pass("tab 2's activity did not write its own room list over tab 1's")
+t.test(
+  "two tabs of one browser keep each other's rooms and sign out together; a big room's header counts",
+  async (t) => {
+    const browser = await launch(t)
+    if (browser === undefined) return
+    const { url } = await startApp(t)
+    const tab1 = await person(t, browser, url, 'Ada')
+    const tab2 = await tab1.context().newPage()
+    await tab2.goto(url)
+    await tab2.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
+    await joinFromPage(tab1, 'only-in-tab1')
+    await tab1.locator('#room-title', { hasText: '#only-in-tab1' }).waitFor()
+    await say(tab2, 'tab 2 here')
+    await message(tab2, 'tab 2 here').waitFor()
+    await tab1.reload()
+    await tab1.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
+    // In "Your rooms": the room may also be listed under "Active rooms" once that list refreshes.
+    await tab1.locator('#my-rooms').getByRole('button', { name: '#only-in-tab1' }).waitFor()
+    t.pass("tab 2's activity did not write its own room list over tab 1's")
 
-  // Thirteen more people: the header names twelve members and counts the rest.
-  for (let i = 1; i <= 13; i++) await request((await guest(t, url, `Guest ${i}`)).socket, 'room:join', { room: 'only-in-tab1' })
-  await tab1.getByText('14 here: ').waitFor()
-  t.match(await tab1.locator('#members').innerText(), / and 2 more$/, 'a big room is counted, not listed in full')
+    // Thirteen more people: the header names twelve members and counts the rest.
+    for (let i = 1; i <= 13; i++)
+      await request((await guest(t, url, `Guest ${i}`)).socket, 'room:join', { room: 'only-in-tab1' })
+    await tab1.getByText('14 here: ').waitFor()
+    t.match(await tab1.locator('#members').innerText(), / and 2 more$/, 'a big room is counted, not listed in full')
 
-  await tab1.getByRole('button', { name: 'Sign out' }).click()
-  await tab2.getByText('You were signed out in another tab.').waitFor()
-  t.equal(await tab2.getByLabel('Display name').isVisible(), true, 'signing out in one tab signs out the others')
-})
+    await tab1.getByRole('button', { name: 'Sign out' }).click()
+    await tab2.getByText('You were signed out in another tab.').waitFor()
+    t.equal(await tab2.getByLabel('Display name').isVisible(), true, 'signing out in one tab signs out the others')
+  }
+)

@@ -14,15 +14,19 @@ async function proxyWithoutWebSockets(t: Test, url: string, upgrade: 'refuse' | 
   const target = new URL(url)
   const held = new Set<Duplex>()
   const proxy = createServer((req, res) => {
-    const forward = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
-    })
+    const forward = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      }
+    )
     forward.on('error', () => res.destroy())
     req.pipe(forward)
   })
   proxy.on('upgrade', (_req, socket: Duplex) => {
-    if (upgrade === 'refuse') return socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
+    if (upgrade === 'refuse')
+      return socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
     held.add(socket)
     socket.on('error', () => {})
   })
@@ -51,29 +55,32 @@ t.test('behind a proxy that refuses WebSockets the page chats over long-polling'
   t.ok(seen.includes('polling'), 'then long-polling')
 })
 
-t.test('behind a proxy that holds WebSockets unanswered the page falls back after the connect timeout, and starts with long-polling next time', async (t) => {
-  const browser = await launch(t)
-  if (browser === undefined) return
-  const { url } = await startApp(t)
-  const viaProxy = await proxyWithoutWebSockets(t, url, 'hold')
-  const context = await browser.newContext()
-  const page = await context.newPage()
-  page.on('pageerror', (err) => t.fail(`script error: ${err.message}`))
-  let seen = transportsOf(page)
-  await page.goto(viaProxy)
-  await page.getByLabel('Display name').fill('Ada')
-  await page.getByRole('button', { name: 'Start chatting' }).click()
-  // The held WebSocket ends in Socket.IO's 20 s connect timeout.
-  await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor({ timeout: 45_000 })
-  t.equal(seen[0], 'websocket', 'a WebSocket was tried first')
-  t.ok(seen.includes('polling'), 'then long-polling')
-  await say(page, 'after the fallback')
-  await message(page, 'after the fallback').waitFor()
+t.test(
+  'behind a proxy that holds WebSockets unanswered the page falls back after the connect timeout, and starts with long-polling next time',
+  async (t) => {
+    const browser = await launch(t)
+    if (browser === undefined) return
+    const { url } = await startApp(t)
+    const viaProxy = await proxyWithoutWebSockets(t, url, 'hold')
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    page.on('pageerror', (err) => t.fail(`script error: ${err.message}`))
+    let seen = transportsOf(page)
+    await page.goto(viaProxy)
+    await page.getByLabel('Display name').fill('Ada')
+    await page.getByRole('button', { name: 'Start chatting' }).click()
+    // The held WebSocket ends in Socket.IO's 20 s connect timeout.
+    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor({ timeout: 45_000 })
+    t.equal(seen[0], 'websocket', 'a WebSocket was tried first')
+    t.ok(seen.includes('polling'), 'then long-polling')
+    await say(page, 'after the fallback')
+    await message(page, 'after the fallback').waitFor()
 
-  const reloaded = await context.newPage()
-  seen = transportsOf(reloaded)
-  await reloaded.goto(viaProxy)
-  await reloaded.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
-  await message(reloaded, 'after the fallback').waitFor()
-  t.equal(seen[0], 'polling', 'the next page starts with long-polling instead of waiting again')
-})
+    const reloaded = await context.newPage()
+    seen = transportsOf(reloaded)
+    await reloaded.goto(viaProxy)
+    await reloaded.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
+    await message(reloaded, 'after the fallback').waitFor()
+    t.equal(seen[0], 'polling', 'the next page starts with long-polling instead of waiting again')
+  }
+)

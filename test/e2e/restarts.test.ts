@@ -37,26 +37,29 @@ t.test('the server restarts under an open page: it shows reconnecting, then ever
   await message(ada, 'back').waitFor()
 })
 
-t.test('a server that no longer accepts the token (restarted with another JWT_SECRET): signing in again keeps rooms, waiting lines and the draft', async (t) => {
-  const browser = await launch(t)
-  if (browser === undefined) return
-  const port = await freePort()
-  const env = { LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '3000' }
-  let node = await startNode(t, port, { ...env, JWT_SECRET: 'a'.repeat(40) })
-  const ada = await person(t, browser, node.url, 'Ada')
-  await joinFromPage(ada, 'lobby')
-  await ada.locator('#room-title', { hasText: '#lobby' }).waitFor()
-  node.proc.kill('SIGTERM')
-  t.equal(await node.exited, 0)
-  await ada.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor()
-  await say(ada, 'written while away')
-  await ada.getByRole('textbox', { name: 'Message' }).fill('a draft')
-  node = await startNode(t, port, { ...env, JWT_SECRET: 'b'.repeat(40) })
-  await ada.getByText('Your session is no longer valid').waitFor({ timeout: 20_000 })
-  await ada.getByLabel('Display name').fill('Ada')
-  await ada.getByRole('button', { name: 'Start chatting' }).click()
-  await message(ada, 'written while away').waitFor()
-  t.pass('the waiting line went under the new sign-in')
-  t.equal(await ada.locator('#room-title').innerText(), '#lobby', 'the rooms, and the open one, are kept')
-  t.equal(await ada.getByRole('textbox', { name: 'Message' }).inputValue(), 'a draft', 'the draft is kept')
-})
+t.test(
+  'a server that no longer accepts the token (restarted with another JWT_SECRET): signing in again keeps rooms, waiting lines and the draft',
+  async (t) => {
+    const browser = await launch(t)
+    if (browser === undefined) return
+    const port = await freePort()
+    const env = { LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '3000' }
+    let node = await startNode(t, port, { ...env, JWT_SECRET: 'a'.repeat(40) })
+    const ada = await person(t, browser, node.url, 'Ada')
+    await joinFromPage(ada, 'lobby')
+    await ada.locator('#room-title', { hasText: '#lobby' }).waitFor()
+    node.proc.kill('SIGTERM')
+    t.equal(await node.exited, 0)
+    await ada.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor()
+    await say(ada, 'written while away')
+    await ada.getByRole('textbox', { name: 'Message' }).fill('a draft')
+    node = await startNode(t, port, { ...env, JWT_SECRET: 'b'.repeat(40) })
+    await ada.getByText('Your session is no longer valid').waitFor({ timeout: 20_000 })
+    await ada.getByLabel('Display name').fill('Ada')
+    await ada.getByRole('button', { name: 'Start chatting' }).click()
+    await message(ada, 'written while away').waitFor()
+    t.pass('the waiting line went under the new sign-in')
+    t.equal(await ada.locator('#room-title').innerText(), '#lobby', 'the rooms, and the open one, are kept')
+    t.equal(await ada.getByRole('textbox', { name: 'Message' }).inputValue(), 'a draft', 'the draft is kept')
+  }
+)

@@ -11,11 +11,24 @@ t.test('docker-compose.yml is valid and wires the whole stack', async (t) => {
   if (compose === undefined) return
   const run = spawnSync(compose, ['config'], { cwd: root, encoding: 'utf8' })
   t.equal(run.status, 0, `docker-compose config: ${run.stderr}`)
-  for (const service of ['redis:', 'chat-1:', 'chat-2:', 'lb:', 'prometheus:', 'grafana:', 'otel-collector:', 'tempo:']) {
+  for (const service of [
+    'redis:',
+    'chat-1:',
+    'chat-2:',
+    'lb:',
+    'prometheus:',
+    'grafana:',
+    'otel-collector:',
+    'tempo:'
+  ]) {
     t.match(run.stdout, new RegExp(`^  ${service}`, 'm'), `the stack has ${service.slice(0, -1)}`)
   }
   t.match(run.stdout, /--enable-feature=exemplar-storage/, 'Prometheus stores exemplars')
-  t.match(run.stdout, /OTEL_EXPORTER_OTLP_ENDPOINT: http:\/\/otel-collector:4318/, 'the nodes export traces to the collector')
+  t.match(
+    run.stdout,
+    /OTEL_EXPORTER_OTLP_ENDPOINT: http:\/\/otel-collector:4318/,
+    'the nodes export traces to the collector'
+  )
   t.match(run.stdout, /REDIS_URL: redis:\/\/redis:6379/, 'the nodes share Redis')
   const nginx = readFileSync(`${root}/deploy/compose/nginx.conf`, 'utf8')
   t.match(nginx, /proxy_set_header Upgrade \$http_upgrade/, 'the load balancer passes WebSocket upgrades')

@@ -6,7 +6,8 @@ import { loadConfig } from '../../src/config.js'
 import { startApp } from '../helpers.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const docs = (file: string) => parseAllDocuments(readFileSync(`${root}/deploy/k8s/${file}`, 'utf8')).map((d) => d.toJS())
+const docs = (file: string) =>
+  parseAllDocuments(readFileSync(`${root}/deploy/k8s/${file}`, 'utf8')).map((d) => d.toJS())
 
 t.test('the Kubernetes manifests match the code: probe paths, ports, timings', async (t) => {
   const chat = docs('chat.yaml')
@@ -37,14 +38,20 @@ t.test('the Kubernetes manifests match the code: probe paths, ports, timings', a
     await res.arrayBuffer()
     t.equal(res.status, 200, `${get.path} answers 200 on a healthy node`)
   }
-  t.ok(container.livenessProbe.timeoutSeconds >= 1 && container.livenessProbe.failureThreshold >= 3, 'liveness is not trigger-happy')
+  t.ok(
+    container.livenessProbe.timeoutSeconds >= 1 && container.livenessProbe.failureThreshold >= 3,
+    'liveness is not trigger-happy'
+  )
 
   // The drain fits: preStop pause + SHUTDOWN_GRACE_MS < terminationGracePeriodSeconds.
   const preStop = container.lifecycle.preStop.exec.command
   t.same(preStop.slice(0, 1), ['sleep'])
   const pauseMs = Number(preStop[1]) * 1000
   t.ok(pauseMs > 0, 'a preStop pause')
-  t.ok(pauseMs + parsed.shutdownGraceMs < pod.terminationGracePeriodSeconds * 1000, 'the grace period outlasts pause plus drain')
+  t.ok(
+    pauseMs + parsed.shutdownGraceMs < pod.terminationGracePeriodSeconds * 1000,
+    'the grace period outlasts pause plus drain'
+  )
 
   t.ok(container.resources.requests.cpu && container.resources.requests.memory, 'resource requests')
   t.ok(container.resources.limits.cpu && container.resources.limits.memory, 'resource limits')
@@ -68,10 +75,17 @@ t.test('the Kubernetes manifests match the code: probe paths, ports, timings', a
   t.ok(maxMiB > 0 && maxMiB <= 0.8 * limitMiB, `maxmemory ${maxMiB} MiB well under the ${limitMiB} MiB limit`)
   // Evictions (a node drain) take one replica at a time, which the others can absorb.
   const budget = byKind('PodDisruptionBudget')
-  t.same(budget.spec.selector.matchLabels, deployment.spec.selector.matchLabels, 'the disruption budget covers the replicas')
+  t.same(
+    budget.spec.selector.matchLabels,
+    deployment.spec.selector.matchLabels,
+    'the disruption budget covers the replicas'
+  )
   t.ok(budget.spec.maxUnavailable >= 1 && budget.spec.maxUnavailable < deployment.spec.replicas)
   t.equal(budget.spec.unhealthyPodEvictionPolicy, 'AlwaysAllow', 'unready pods (Redis away) can still be evicted')
-  t.ok(pod.topologySpreadConstraints.some((c: { topologyKey: string }) => c.topologyKey === 'kubernetes.io/hostname'), 'replicas spread over nodes')
+  t.ok(
+    pod.topologySpreadConstraints.some((c: { topologyKey: string }) => c.topologyKey === 'kubernetes.io/hostname'),
+    'replicas spread over nodes'
+  )
   for (const spec of [pod, byKind('StatefulSet', redis).spec.template.spec]) {
     t.equal(spec.securityContext.runAsNonRoot, true)
     t.equal(spec.securityContext.seccompProfile.type, 'RuntimeDefault', 'Pod Security "restricted" is met')

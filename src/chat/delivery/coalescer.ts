@@ -76,7 +76,11 @@ export class Deliverer {
     const now = performance.now()
     const state = this.options.windowMs <= 0 ? undefined : this.rooms.get(room)
     if (state !== undefined) state.recent = state.recent * Math.exp((state.lastAt - now) / this.quietMs) + 1
-    if (state === undefined || (state.timer === undefined && (now - state.lastAt >= this.quietMs || this.writer.socketsIn(room) < this.minSockets))) {
+    if (
+      state === undefined ||
+      (state.timer === undefined &&
+        (now - state.lastAt >= this.quietMs || this.writer.socketsIn(room) < this.minSockets))
+    ) {
       // Written at once; held senders are let go once this turn, which writes their acks, is over.
       this.writer.write(room, [json], carrier === undefined ? NO_TRACES : [carrier])
       if (this.options.windowMs <= 0) return
@@ -195,7 +199,16 @@ export class Deliverer {
 }
 
 function newRoomState(lastAt: number, recent: number): RoomState {
-  return { lastAt, recent, messages: [], traces: [], timer: undefined, soon: undefined, held: new Set(), holdTimer: undefined }
+  return {
+    lastAt,
+    recent,
+    messages: [],
+    traces: [],
+    timer: undefined,
+    soon: undefined,
+    held: new Set(),
+    holdTimer: undefined
+  }
 }
 
 const NO_RELEASE = (): void => {}

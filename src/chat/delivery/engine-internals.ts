@@ -63,7 +63,9 @@ export function webSocketOf(conn: unknown): WebSocketTransportSocket | undefined
 function directSocketOf(conn: unknown): DirectWebSocket | undefined {
   if ((conn as EngineConnection).transport.opts?.perMessageDeflate) return undefined
   const raw = webSocketOf(conn)
-  return raw?._sender !== undefined && raw._socket !== undefined && raw.readyState === WS_OPEN ? (raw as DirectWebSocket) : undefined
+  return raw?._sender !== undefined && raw._socket !== undefined && raw.readyState === WS_OPEN
+    ? (raw as DirectWebSocket)
+    : undefined
 }
 
 /** The TCP socket under a connection that frames are written to directly, to hold (cork) it. */

@@ -38,23 +38,38 @@ export class RoomWriter {
    * Writes `messages` (JSON) as one packet to the room's sockets here. A socket in `held` is
    * let go through `unhold` as soon as its copy is written.
    */
-  write(room: string, messages: string[], traces: Array<Record<string, string>>, held?: Set<Corkable>, unhold?: (socket: Corkable) => void): void {
+  write(
+    room: string,
+    messages: string[],
+    traces: Array<Record<string, string>>,
+    held?: Set<Corkable>,
+    unhold?: (socket: Corkable) => void
+  ): void {
     const key = chatRoom(room)
     const ids = this.adapter.rooms.get(key)
     const sockets = ids?.size ?? 0
-    const spans = traces.length === 0 ? NO_SPANS : traces.map((carrier) => deliverSpan(room, messages.length, sockets, carrier))
-    if (ids !== undefined && sockets > 0) this.onDelivered(this.writeAll(key, ids, messages, held, unhold) * messages.length)
+    const spans =
+      traces.length === 0 ? NO_SPANS : traces.map((carrier) => deliverSpan(room, messages.length, sockets, carrier))
+    if (ids !== undefined && sockets > 0)
+      this.onDelivered(this.writeAll(key, ids, messages, held, unhold) * messages.length)
     for (const span of spans) span.end()
   }
 
-  private writeAll(key: string, ids: Set<string>, messages: string[], held?: Set<Corkable>, unhold?: (socket: Corkable) => void): number {
+  private writeAll(
+    key: string,
+    ids: Set<string>,
+    messages: string[],
+    held?: Set<Corkable>,
+    unhold?: (socket: Corkable) => void
+  ): number {
     const packet = packetOf(this.adapter.nsp.name, messages)
     let written = 0
     for (const r of this.recipientsOf(key, ids)) {
       const how = writePacket(r, packet)
       if (how === 'closed') continue
       if (how === 'stale') this.recipients.delete(key)
-      if (held !== undefined && held.size > 0 && r.corkable !== undefined && held.delete(r.corkable)) unhold?.(r.corkable)
+      if (held !== undefined && held.size > 0 && r.corkable !== undefined && held.delete(r.corkable))
+        unhold?.(r.corkable)
       written++
     }
     return written

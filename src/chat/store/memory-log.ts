@@ -44,7 +44,14 @@ export class MemoryLog implements MessageLog {
     const key = input.clientId === undefined ? undefined : dedupKey(input.user.id, input.clientId)
     const first = key === undefined ? undefined : state.byClientId.get(key)
     if (first !== undefined) return { message: first, duplicate: true }
-    const message: Message = { id: randomUUID(), room: input.room, seq: ++state.seq, user: input.user, text: input.text, ts: input.ts }
+    const message: Message = {
+      id: randomUUID(),
+      room: input.room,
+      seq: ++state.seq,
+      user: input.user,
+      text: input.text,
+      ts: input.ts
+    }
     if (key !== undefined) {
       message.clientId = input.clientId
       state.byClientId.set(key, message)

@@ -26,7 +26,8 @@ export class MemoryPresence implements Presence {
   async remove(room: string, user: Member, socketId: string): Promise<boolean> {
     const users = this.byRoom.get(room)
     const entry = users?.get(user.id)
-    if (users === undefined || entry === undefined || !entry.sockets.delete(socketId) || entry.sockets.size > 0) return false
+    if (users === undefined || entry === undefined || !entry.sockets.delete(socketId) || entry.sockets.size > 0)
+      return false
     users.delete(user.id)
     if (users.size === 0) this.byRoom.delete(room)
     return true

@@ -44,7 +44,8 @@ export class RedisCalls {
     } catch (err) {
       if (err instanceof ChatError) throw err
       this.failed(err, operation)
-      if (mayHaveRun !== undefined && !NOT_SENT.test((err as Error).message)) throw new ChatError('INTERNAL', mayHaveRun)
+      if (mayHaveRun !== undefined && !NOT_SENT.test((err as Error).message))
+        throw new ChatError('INTERNAL', mayHaveRun)
       throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; nothing was stored, retry later')
     }
   }

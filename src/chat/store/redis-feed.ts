@@ -27,7 +27,8 @@ export function decodeEntry(channel: string, payload: string): FeedEntry | undef
   const first = payload.indexOf('\n')
   const second = payload.indexOf('\n', first + 1)
   if (first < 0 || second < 0) return undefined
-  const trace = second > first + 1 ? (JSON.parse(payload.slice(first + 1, second)) as Record<string, string>) : undefined
+  const trace =
+    second > first + 1 ? (JSON.parse(payload.slice(first + 1, second)) as Record<string, string>) : undefined
   return {
     room: channel.slice(CHANNEL_PREFIX.length, -CHANNEL_SUFFIX.length),
     seq: Number(payload.slice(0, first)),
@@ -154,7 +155,8 @@ export class RedisFeed implements RoomFeed {
       for (;;) {
         const page = await this.log.page(room, { after: cursor.last!, limit: FILL_PAGE })
         if (this.cursors.get(room) !== cursor) return
-        for (const message of page) this.handOn(cursor, { room, seq: message.seq, json: JSON.stringify(message), trace: undefined })
+        for (const message of page)
+          this.handOn(cursor, { room, seq: message.seq, json: JSON.stringify(message), trace: undefined })
         if (page.length < FILL_PAGE) break
       }
       this.handOnWaiting(cursor)

@@ -18,7 +18,12 @@ export interface Departure {
   user: Member
 }
 
-type RemoveUnder = (room: string, userId: string, socketId: string, nodeId: string) => Promise<{ found: boolean; last?: Member }>
+type RemoveUnder = (
+  room: string,
+  userId: string,
+  socketId: string,
+  nodeId: string
+) => Promise<{ found: boolean; last?: Member }>
 
 export interface LivenessOptions {
   heartbeatMs?: number
@@ -147,11 +152,13 @@ export class NodeLiveness {
       if (nodeId === this.nodeId) continue
       const sweep: [string, string] = [nodeId, `${KEY.nodeSockets(nodeId)}:swept:${randomUUID()}`]
       const args = [nodeId, askedAt - this.nodeTimeoutMs, Date.now(), JSON.stringify(sweep)]
-      if ((await this.claimScript(KEY.nodes, KEY.nodeSockets(nodeId), sweep[1], KEY.sweeping, ...args)) === 1) mine.push(sweep)
+      if ((await this.claimScript(KEY.nodes, KEY.nodeSockets(nodeId), sweep[1], KEY.sweeping, ...args)) === 1)
+        mine.push(sweep)
     }
     const abandonedBefore = Date.now() - this.sweepTakeoverMs
     for (const entry of await this.redis.zrangebyscore(KEY.sweeping, '-inf', abandonedBefore)) {
-      if ((await this.takeScript(KEY.sweeping, entry, abandonedBefore, Date.now())) === 1) mine.push(JSON.parse(entry) as [string, string])
+      if ((await this.takeScript(KEY.sweeping, entry, abandonedBefore, Date.now())) === 1)
+        mine.push(JSON.parse(entry) as [string, string])
     }
     const departures: Departure[] = []
     try {

@@ -88,8 +88,22 @@ export class RedisLog implements MessageLog {
     return this.calls.call(
       'append',
       async () => {
-        const keys = [LOG_KEY.seq(room), LOG_KEY.log(room), LOG_KEY.dedup(room), LOG_KEY.dedupBySeq(room), feedChannel(room)]
-        const [stored, json] = (await this.appendScript(...keys, this.options.historyLimit, dedup, head, tail, trace, ttl)) as [number, string]
+        const keys = [
+          LOG_KEY.seq(room),
+          LOG_KEY.log(room),
+          LOG_KEY.dedup(room),
+          LOG_KEY.dedupBySeq(room),
+          feedChannel(room)
+        ]
+        const [stored, json] = (await this.appendScript(
+          ...keys,
+          this.options.historyLimit,
+          dedup,
+          head,
+          tail,
+          trace,
+          ttl
+        )) as [number, string]
         return { message: JSON.parse(json) as Message, duplicate: stored === 0 }
       },
       'The message may not have been stored; retry with the same clientId'

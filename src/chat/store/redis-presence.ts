@@ -8,8 +8,8 @@ import { hostname } from 'node:os'
 import type { Member } from '../protocol.js'
 import { busiestFirst, type Presence, type PresenceChange, type RoomSummary } from './parts.js'
 import type { RedisCalls } from './redis-calls.js'
-import { ADD_PRESENCE, BUSIEST_ROOMS, REMOVE_PRESENCE } from './redis-presence-scripts.js'
 import { NodeLiveness } from './redis-liveness.js'
+import { ADD_PRESENCE, BUSIEST_ROOMS, REMOVE_PRESENCE } from './redis-presence-scripts.js'
 
 export const PRESENCE_KEY = {
   members: (room: string) => `chat:{${room}}:members`,
@@ -57,8 +57,11 @@ export class RedisPresence implements Presence {
     this.addScript = calls.script('chatAddPresence', 4, ADD_PRESENCE)
     this.removeScript = calls.script('chatRemovePresence', 4, REMOVE_PRESENCE)
     this.busiestScript = calls.script('chatBusiestRooms', 1, BUSIEST_ROOMS)
-    this.liveness = new NodeLiveness(calls, `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, options, (...args) =>
-      this.removeUnder(...args)
+    this.liveness = new NodeLiveness(
+      calls,
+      `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+      options,
+      (...args) => this.removeUnder(...args)
     )
     const every = options.upkeepMs ?? 5000
     if (every > 0) {
@@ -89,8 +92,20 @@ export class RedisPresence implements Presence {
   }
 
   private async addUnder(room: string, user: Member, socketId: string, nodeId: string): Promise<boolean> {
-    const keys = [PRESENCE_KEY.members(room), PRESENCE_KEY.userSockets(room, user.id), PRESENCE_KEY.rooms, PRESENCE_KEY.nodeSockets(nodeId)]
-    const first = await this.addScript(...keys, user.id, JSON.stringify(user), `${nodeId}/${socketId}`, room, JSON.stringify([room, user.id, socketId]))
+    const keys = [
+      PRESENCE_KEY.members(room),
+      PRESENCE_KEY.userSockets(room, user.id),
+      PRESENCE_KEY.rooms,
+      PRESENCE_KEY.nodeSockets(nodeId)
+    ]
+    const first = await this.addScript(
+      ...keys,
+      user.id,
+      JSON.stringify(user),
+      `${nodeId}/${socketId}`,
+      room,
+      JSON.stringify([room, user.id, socketId])
+    )
     return first === 1
   }
 
@@ -117,9 +132,25 @@ export class RedisPresence implements Presence {
   }
 
   /** Forgets a socket's presence as recorded under `nodeId`: whether it was, and the member when it was their last. */
-  private async removeUnder(room: string, userId: string, socketId: string, nodeId: string): Promise<{ found: boolean; last?: Member }> {
-    const keys = [PRESENCE_KEY.members(room), PRESENCE_KEY.userSockets(room, userId), PRESENCE_KEY.rooms, PRESENCE_KEY.nodeSockets(nodeId)]
-    const answer = await this.removeScript(...keys, userId, `${nodeId}/${socketId}`, room, JSON.stringify([room, userId, socketId]))
+  private async removeUnder(
+    room: string,
+    userId: string,
+    socketId: string,
+    nodeId: string
+  ): Promise<{ found: boolean; last?: Member }> {
+    const keys = [
+      PRESENCE_KEY.members(room),
+      PRESENCE_KEY.userSockets(room, userId),
+      PRESENCE_KEY.rooms,
+      PRESENCE_KEY.nodeSockets(nodeId)
+    ]
+    const answer = await this.removeScript(
+      ...keys,
+      userId,
+      `${nodeId}/${socketId}`,
+      room,
+      JSON.stringify([room, userId, socketId])
+    )
     return typeof answer === 'string' ? { found: true, last: JSON.parse(answer) as Member } : { found: answer === 1 }
   }
 

@@ -33,7 +33,10 @@ export function directoryContract(t: Test, make: MakeStore): void {
     t.equal(await directory.removeMembership('p.abc', 'bob'), false, 'removing twice')
     t.equal(await directory.membership('p.abc', 'bob'), undefined)
     t.same(byRoom(await directory.memberships('bob')), ['general'])
-    t.same((await directory.roomMembers('p.abc')).map((m) => m.userId), ['ann'])
+    t.same(
+      (await directory.roomMembers('p.abc')).map((m) => m.userId),
+      ['ann']
+    )
     t.same(await directory.memberships('nobody'), [])
     t.same(await directory.roomMembers('nowhere'), [])
   })

@@ -27,7 +27,10 @@ export function logContract(t: Test, make: MakeStore): void {
   t.test('concurrent appends get distinct consecutive seqs', async (t) => {
     const store = await fresh(t, 1000)
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => send(store, 'r', `m${i}`)))
-    t.same(results.map((r) => r.message.seq).sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i + 1))
+    t.same(
+      results.map((r) => r.message.seq).sort((x, y) => x - y),
+      Array.from({ length: 100 }, (_, i) => i + 1)
+    )
   })
 
   t.test('a clientId already used by the user in the room returns the first message', async (t) => {
@@ -51,7 +54,7 @@ export function logContract(t: Test, make: MakeStore): void {
     t.same(seqs(await store.page('r', { after: 17, limit: 3 })), [18, 19, 20])
     t.same(seqs(await store.page('r', { after: 17, before: 20, limit: 50 })), [18, 19])
     t.same(seqs(await store.page('r', { before: 3, limit: 5 })), [], 'trimmed messages are gone')
-    t.same(await store.since('r', 22), { messages: (await store.latest('r', 3)), recovered: true })
+    t.same(await store.since('r', 22), { messages: await store.latest('r', 3), recovered: true })
     t.same(await store.since('r', 25), { messages: [], recovered: true })
     t.equal((await store.since('r', 15)).recovered, true, 'seq 16 is still kept')
     const trimmed = await store.since('r', 14)

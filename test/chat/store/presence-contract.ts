@@ -13,11 +13,26 @@ export function presenceContract(t: Test, make: MakeStore): void {
     t.equal(await store.add('r', alice, 's2'), false, 'joining twice')
     t.equal(await store.add('r', bob, 's3'), true)
     t.equal(await store.add('q', bob, 's3'), true)
-    t.same((await store.members('r')).sort((a, b) => a.id.localeCompare(b.id)), [alice, bob])
-    t.same(await store.rooms(10), [{ name: 'r', members: 2 }, { name: 'q', members: 1 }])
+    t.same(
+      (await store.members('r')).sort((a, b) => a.id.localeCompare(b.id)),
+      [alice, bob]
+    )
+    t.same(await store.rooms(10), [
+      { name: 'r', members: 2 },
+      { name: 'q', members: 1 }
+    ])
     t.same(await store.rooms(1), [{ name: 'r', members: 2 }], 'the busiest, up to the limit')
     for (const room of ['d', 'c', 'b', 'a', 'B']) await store.add(room, alice, 's1')
-    t.same(await store.rooms(4), [{ name: 'r', members: 2 }, { name: 'B', members: 1 }, { name: 'a', members: 1 }, { name: 'b', members: 1 }], 'ties at the cut go by name')
+    t.same(
+      await store.rooms(4),
+      [
+        { name: 'r', members: 2 },
+        { name: 'B', members: 1 },
+        { name: 'a', members: 1 },
+        { name: 'b', members: 1 }
+      ],
+      'ties at the cut go by name'
+    )
     for (const room of ['d', 'c', 'b', 'a', 'B']) await store.remove(room, alice, 's1')
     t.equal(await store.remove('r', alice, 's1'), false, 'one tab left')
     t.equal(await store.remove('r', alice, 's1'), false, 'removing twice')

@@ -43,10 +43,14 @@ if (redis !== undefined) {
       departures = await survivor.presence.liveness.sweep()
       await new Promise((r) => setTimeout(r, 50))
     }
-    t.same(departures.sort((x, y) => x.room.localeCompare(y.room)), [
-      { room: 'q', user: bob },
-      { room: 'r', user: bob }
-    ], 'Bob left both rooms; Ann is still in r on the surviving node')
+    t.same(
+      departures.sort((x, y) => x.room.localeCompare(y.room)),
+      [
+        { room: 'q', user: bob },
+        { room: 'r', user: bob }
+      ],
+      'Bob left both rooms; Ann is still in r on the surviving node'
+    )
     t.same(await survivor.presence.members('r'), [ann])
     t.same(await survivor.presence.rooms(10), [{ name: 'r', members: 1 }])
     t.same(await survivor.presence.liveness.sweep(), [], 'a dead node is swept once')
@@ -56,42 +60,49 @@ if (redis !== undefined) {
 if (redis !== undefined) {
   // As the service's store client (commands time out: heartbeats fail during the stall), and
   // without a timeout (answers come late).
-  for (const commandTimeout of [200, undefined]) t.test(`a stall of Redis longer than the node timeout makes nobody who is alive look dead (command timeout ${commandTimeout ?? 'none'})`, async (t) => {
-    const [a, b] = [new Redis(redis.url, { db: 12, commandTimeout }), new Redis(redis.url, { db: 12, commandTimeout })]
-    t.teardown(() => {
-      a.disconnect()
-      b.disconnect()
-    })
-    await a.flushdb()
-    const options = { heartbeatMs: 50, nodeTimeoutMs: 300 }
-    const [alive, judge] = [storeOn(t, a, options), storeOn(t, b, options)]
-    alive.start()
-    judge.start()
-    t.teardown(async () => {
-      await judge.close()
-      await alive.close()
-    })
-    await alive.presence.add('r', { id: 'ann', name: 'Ann' }, 's1')
-    await new Promise((r) => setTimeout(r, 400))
-    t.same(await judge.presence.liveness.sweep(), [], 'nobody is dead')
-    // A sweep asked during the stall is answered after it, when every heartbeat is old.
-    const stalled = redis.stall(800)
-    await new Promise((r) => setTimeout(r, 400))
-    const during = judge.presence.liveness.sweep()
-    await stalled
-    // With a command timeout the question itself times out; without one its late answer is distrusted.
-    const answer = await during.then(
-      (departures) => departures,
-      (err: Error) => (commandTimeout !== undefined && /timed out/.test(err.message) ? [] : err)
+  for (const commandTimeout of [200, undefined])
+    t.test(
+      `a stall of Redis longer than the node timeout makes nobody who is alive look dead (command timeout ${commandTimeout ?? 'none'})`,
+      async (t) => {
+        const [a, b] = [
+          new Redis(redis.url, { db: 12, commandTimeout }),
+          new Redis(redis.url, { db: 12, commandTimeout })
+        ]
+        t.teardown(() => {
+          a.disconnect()
+          b.disconnect()
+        })
+        await a.flushdb()
+        const options = { heartbeatMs: 50, nodeTimeoutMs: 300 }
+        const [alive, judge] = [storeOn(t, a, options), storeOn(t, b, options)]
+        alive.start()
+        judge.start()
+        t.teardown(async () => {
+          await judge.close()
+          await alive.close()
+        })
+        await alive.presence.add('r', { id: 'ann', name: 'Ann' }, 's1')
+        await new Promise((r) => setTimeout(r, 400))
+        t.same(await judge.presence.liveness.sweep(), [], 'nobody is dead')
+        // A sweep asked during the stall is answered after it, when every heartbeat is old.
+        const stalled = redis.stall(800)
+        await new Promise((r) => setTimeout(r, 400))
+        const during = judge.presence.liveness.sweep()
+        await stalled
+        // With a command timeout the question itself times out; without one its late answer is distrusted.
+        const answer = await during.then(
+          (departures) => departures,
+          (err: Error) => (commandTimeout !== undefined && /timed out/.test(err.message) ? [] : err)
+        )
+        t.same(answer, [], 'a sweep asked during the stall finds nobody dead')
+        for (let i = 0; i < 12; i++) {
+          t.same(await judge.presence.liveness.sweep(), [], `a sweep ${i * 50} ms after the stall finds nobody dead`)
+          await new Promise((r) => setTimeout(r, 50))
+        }
+        t.same(await judge.presence.members('r'), [{ id: 'ann', name: 'Ann' }], "Ann's presence is still there")
+        t.equal(alive.presence.liveness.forgotten(), false)
+      }
     )
-    t.same(answer, [], 'a sweep asked during the stall finds nobody dead')
-    for (let i = 0; i < 12; i++) {
-      t.same(await judge.presence.liveness.sweep(), [], `a sweep ${i * 50} ms after the stall finds nobody dead`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    t.same(await judge.presence.members('r'), [{ id: 'ann', name: 'Ann' }], "Ann's presence is still there")
-    t.equal(alive.presence.liveness.forgotten(), false)
-  })
 
   /** A store on a fresh database, beating every 50 ms; closed at teardown (again, if the test did). */
   async function beatingStore(t: Test, db: number) {
@@ -147,7 +158,11 @@ if (redis !== undefined) {
     await Promise.all(users.map((user) => node.presence.add('r', user, `s-${user.id}`)))
     await sweeping
     t.equal((await judge.presence.members('r')).length, 300, 'everyone is present')
-    t.equal(await b.scard(`chat:node:${node.presence.liveness.nodeId}:sockets`), 300, 'and recorded under the new id, for a later sweep')
+    t.equal(
+      await b.scard(`chat:node:${node.presence.liveness.nodeId}:sockets`),
+      300,
+      'and recorded under the new id, for a later sweep'
+    )
   })
 
   /** Two stores on one database: a node with presence, and a judge that takes any heartbeat older than 1 ms for dead. */
@@ -197,7 +212,11 @@ if (redis !== undefined) {
       return members(key)
     }
     t.same(await judge.presence.liveness.sweep(), [{ room: 'r', user: { id: 'ann', name: 'Ann' } }])
-    t.same(await judge.presence.members('r'), [{ id: 'bob', name: 'Bob' }], "Bob's join stands (and is swept with the node's old id later)")
+    t.same(
+      await judge.presence.members('r'),
+      [{ id: 'bob', name: 'Bob' }],
+      "Bob's join stands (and is swept with the node's old id later)"
+    )
   })
 
   t.test('a sweep cut off part-way tells who left so far, and the rest is taken over later', async (t) => {
@@ -217,7 +236,14 @@ if (redis !== undefined) {
     t.same(await judge.presence.liveness.sweep(), [], 'not taken over while it may still be under way')
     await new Promise((r) => setTimeout(r, 150))
     const rest = await judge.presence.liveness.sweep()
-    t.same(rest.map((d) => d.user.id).sort(), users.map((u) => u.id).filter((id) => id !== first[0]!.user.id).sort(), 'the rest, once abandoned')
+    t.same(
+      rest.map((d) => d.user.id).sort(),
+      users
+        .map((u) => u.id)
+        .filter((id) => id !== first[0]!.user.id)
+        .sort(),
+      'the rest, once abandoned'
+    )
     t.same(await judge.presence.members('r'), [])
     t.equal(await b.zcard('chat:sweeping'), 0, 'and the sweep is done')
   })
@@ -233,7 +259,11 @@ if (redis !== undefined) {
     await new Promise((r) => setTimeout(r, 120))
     t.ok(store.presence.liveness.forgotten())
     t.not(store.presence.liveness.nodeId, old)
-    t.equal(await store.presence.remove('r', { id: 'ann', name: 'Ann' }, 's1'), true, "Ann's last socket, recorded under the old id, is removed")
+    t.equal(
+      await store.presence.remove('r', { id: 'ann', name: 'Ann' }, 's1'),
+      true,
+      "Ann's last socket, recorded under the old id, is removed"
+    )
     t.same(await store.presence.members('r'), [])
     await store.close()
     t.same(await store.presence.members('q'), [], 'closing removes what is left under the old id too')

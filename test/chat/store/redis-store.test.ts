@@ -60,7 +60,10 @@ if (redis !== undefined) {
     await send('four')
     await until(() => got.length === 4, 5000, 'four entries')
     t.same(seqs(), [1, 2, 3, 4], 'every seq once, in order')
-    t.same(got.map((e) => JSON.parse(e.json).text), ['one', 'two', 'three', 'four'])
+    t.same(
+      got.map((e) => JSON.parse(e.json).text),
+      ['one', 'two', 'three', 'four']
+    )
   })
 
   t.test('after its connection comes back the feed reads what it missed, with nothing more sent', async (t) => {
@@ -86,7 +89,10 @@ if (redis !== undefined) {
     await send('new 2')
     await until(() => got.length === 5, 5000, 'the new history')
     t.same(seqs(), [1, 2, 3, 1, 2])
-    t.same(got.slice(3).map((e) => JSON.parse(e.json).text), ['new 1', 'new 2'])
+    t.same(
+      got.slice(3).map((e) => JSON.parse(e.json).text),
+      ['new 1', 'new 2']
+    )
   })
 
   t.test('a room no longer followed hands nothing on; following again anchors at its last seq', async (t) => {
@@ -120,35 +126,50 @@ if (redis !== undefined) {
       ['chat:node:' + store.presence.liveness.nodeId + ':sockets', 'chat:rooms', 'chat:user:{ann}:rooms'].sort(),
       'besides the cluster-wide and per-user keys, every key is the room tag'
     )
-    t.ok(roomKeys.every((key) => key.startsWith('chat:{r}:')), roomKeys.join(' '))
+    t.ok(
+      roomKeys.every((key) => key.startsWith('chat:{r}:')),
+      roomKeys.join(' ')
+    )
     for (const key of ['chat:{r}:seq', 'chat:{r}:log', 'chat:{r}:dedup', 'chat:{r}:dedup-seq']) {
       const ttl = await client.ttl(key)
       t.ok(ttl > 3500 && ttl <= 3600, `${key} expires in an hour (${ttl} s)`)
     }
   })
 
-  t.test("a room's history under the key names of earlier versions is moved once, and readiness waits for it", async (t) => {
-    const moved: number[] = []
-    const { store, client } = await open(t, 10, undefined, { onMigrated: (n) => moved.push(n) })
-    const old = (seq: number, text: string) => JSON.stringify({ id: `m${seq}`, room: 'old', seq, user: ann, text, ts: 1, clientId: `c${seq}` })
-    await client.set('chat:room:old:seq', '2')
-    await client.zadd('chat:room:old:log', 1, old(1, 'first'), 2, old(2, 'second'))
-    await client.hset('chat:room:old:dedup', 'ann\nc2', old(2, 'second'))
-    await client.zadd('chat:room:old:dedup-seq', 2, 'ann\nc2')
-    // A room that already has a log under the new names keeps it.
-    await client.set('chat:room:both:seq', '9')
-    await client.set('chat:{both}:seq', '1')
-    store.start()
-    await store.ping()
-    t.same(moved, [1], 'one room moved, told once')
-    t.same((await store.log.latest('old', 10)).map((m) => m.text), ['first', 'second'], 'its history reads as before')
-    const retry = await store.log.append({ room: 'old', user: ann, text: 'second', ts: 1, clientId: 'c2' })
-    t.equal(retry.duplicate, true, 'its retry-ids still de-duplicate')
-    t.equal((await store.log.append({ room: 'old', user: ann, text: 'third', ts: 1 })).message.seq, 3, 'and its seq goes on')
-    t.same(await client.keys('chat:room:old:*'), [], 'nothing is left under the old names')
-    t.equal(await client.get('chat:{both}:seq'), '1')
-    store.start()
-    await store.ping()
-    t.same(moved, [1], 'not again at the next connection')
-  })
+  t.test(
+    "a room's history under the key names of earlier versions is moved once, and readiness waits for it",
+    async (t) => {
+      const moved: number[] = []
+      const { store, client } = await open(t, 10, undefined, { onMigrated: (n) => moved.push(n) })
+      const old = (seq: number, text: string) =>
+        JSON.stringify({ id: `m${seq}`, room: 'old', seq, user: ann, text, ts: 1, clientId: `c${seq}` })
+      await client.set('chat:room:old:seq', '2')
+      await client.zadd('chat:room:old:log', 1, old(1, 'first'), 2, old(2, 'second'))
+      await client.hset('chat:room:old:dedup', 'ann\nc2', old(2, 'second'))
+      await client.zadd('chat:room:old:dedup-seq', 2, 'ann\nc2')
+      // A room that already has a log under the new names keeps it.
+      await client.set('chat:room:both:seq', '9')
+      await client.set('chat:{both}:seq', '1')
+      store.start()
+      await store.ping()
+      t.same(moved, [1], 'one room moved, told once')
+      t.same(
+        (await store.log.latest('old', 10)).map((m) => m.text),
+        ['first', 'second'],
+        'its history reads as before'
+      )
+      const retry = await store.log.append({ room: 'old', user: ann, text: 'second', ts: 1, clientId: 'c2' })
+      t.equal(retry.duplicate, true, 'its retry-ids still de-duplicate')
+      t.equal(
+        (await store.log.append({ room: 'old', user: ann, text: 'third', ts: 1 })).message.seq,
+        3,
+        'and its seq goes on'
+      )
+      t.same(await client.keys('chat:room:old:*'), [], 'nothing is left under the old names')
+      t.equal(await client.get('chat:{both}:seq'), '1')
+      store.start()
+      await store.ping()
+      t.same(moved, [1], 'not again at the next connection')
+    }
+  )
 }
