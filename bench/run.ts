@@ -236,7 +236,7 @@ interface Measured {
 /** Adds runs up (counts, time and latency histograms) into one step's figures. */
 function summarize(runs: Measured[]): StepResult {
   const histogram = new Array<number>(BUCKETS).fill(0)
-  for (const run of runs) run.histogram.forEach((count, i) => (histogram[i]! += count))
+  for (const run of runs) for (const [i, count] of run.histogram.entries()) histogram[i]! += count
   const total = (key: 'sent' | 'expected' | 'received' | 'seconds') => runs.reduce((n, r) => n + r[key], 0)
   const received = total('received')
   const slowest = Math.max(0, ...runs.map((r) => r.max))
@@ -337,7 +337,7 @@ class LoadGroup {
       )
     const collected = await Promise.all(this.loads.map((l) => l.ask<Collected>(`collect ${expectedOf(l)} 2000`)))
     const histogram = new Array<number>(BUCKETS).fill(0)
-    for (const c of collected) c.histogram.forEach((count, i) => (histogram[i]! += count))
+    for (const c of collected) for (const [i, count] of c.histogram.entries()) histogram[i]! += count
     return {
       offered: rate,
       sent: sent.reduce((n, s) => n + s.sent, 0),

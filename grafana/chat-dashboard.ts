@@ -31,6 +31,7 @@ export interface PanelQuery {
   exemplar?: boolean
 }
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own variable syntax, not a template literal
 const datasource = { type: 'prometheus', uid: '${datasource}' }
 const sel = 'instance=~"$instance"'
 const rate = (metric: string, by = '') => `sum${by ? ` by (${by})` : ''} (rate(${metric}{${sel}}[$__rate_interval]))`

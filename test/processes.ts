@@ -50,7 +50,10 @@ export async function startNode(
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode} before listening: ${stderr}`)
     const up = await fetch(`${url}/healthz`).then(
-      async (r) => (await r.arrayBuffer(), r.ok),
+      async (r) => {
+        await r.arrayBuffer()
+        return r.ok
+      },
       () => false
     )
     if (up) break

@@ -84,6 +84,7 @@ export interface JoinResult {
   messages: Message[]
   recovered: boolean
 }
+// biome-ignore lint/complexity/noBannedTypes: an answer with nothing but `ok` (Record<string, never> would forbid `ok`)
 export type EmptyResult = {}
 export interface SendResult {
   message: Message
@@ -125,6 +126,7 @@ export interface ServerToClientEvents {
   'chat:error': (event: ChatErrorEvent) => void
 }
 
+// biome-ignore lint/suspicious/noEmptyInterface: Socket.IO's typed server takes an event map; there are no inter-server events
 export interface InterServerEvents {}
 
 export type ClientEventName = keyof ClientToServerEvents

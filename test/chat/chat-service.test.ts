@@ -78,10 +78,11 @@ t.test('while Redis is away typing is refused, not queued to arrive stale, and i
   }
   await redis.start()
   await untilReady(a.url)
-  let answer
+  let answer: { ok: boolean } | undefined
   for (let i = 0; i < 100 && !answer?.ok; i++) {
-    answer = await request(ann.socket, 'typing', { room: 'r', typing: false })
-    if (!answer.ok) await new Promise((r) => setTimeout(r, 50))
+    const got = await request(ann.socket, 'typing', { room: 'r', typing: false })
+    answer = got
+    if (!got.ok) await new Promise((r) => setTimeout(r, 50))
   }
   t.ok(answer?.ok, 'typing works again once Redis is back')
   await until(() => seen.length > 0, 5000, 'typing at Bob')
@@ -106,7 +107,9 @@ t.test('a node that has read nothing from the stream yet misses no message store
   await request(tab, 'room:join', { room: 'q' })
   const seen = new Set<number>()
   tab.on('message', (m) => seen.add(m.seq))
-  tab.on('messages', (list) => list.forEach((m) => seen.add(m.seq)))
+  tab.on('messages', (list) => {
+    for (const m of list) seen.add(m.seq)
+  })
   // Longer than the reader's blocking read (1 s), so that it times out once Redis goes on.
   const stalled = redis.stall(2500)
   await new Promise((r) => setTimeout(r, 300))

@@ -222,8 +222,9 @@ function recordWrites(app: unknown, name: string): string[] {
   const io = (app as { io: import('socket.io').Server }).io
   const server = [...io.of('/').sockets.values()].find((s) => s.data.user.name === name)!
   type Chunk = { chunk: Buffer | string }
-  const tcp = (server.conn as unknown as { transport: { socket: { _socket: Record<string, Function> } } }).transport
-    .socket._socket
+  const tcp = (
+    server.conn as unknown as { transport: { socket: { _socket: Record<string, (...args: any[]) => unknown> } } }
+  ).transport.socket._socket
   const writes: string[] = []
   const write = tcp._write!.bind(tcp)
   const writev = tcp._writev!.bind(tcp)

@@ -93,7 +93,7 @@ t.test('kill -9 one of two nodes under traffic: its clients move to the other an
   const lb = await startBalancer(t, ports)
   const everyone = await members(t, lb.url, 8, 'steady')
   const senders = everyone.slice(0, 4).map((m, i) => new Sender(m, `k${i}`))
-  senders.forEach((s) => s.start(25))
+  for (const s of senders) s.start(25)
   await untilComplete(everyone, 20)
   a!.proc.kill('SIGKILL')
   t.equal(await a!.exited, null, 'killed')
@@ -118,7 +118,7 @@ t.test('restart Redis under traffic: no process dies, each send is delivered eve
     ...(await members(t, nodes[1]!.url, 3, 'outage'))
   ]
   const senders = everyone.slice(0, 4).map((m, i) => new Sender(m, `r${i}`))
-  senders.forEach((s) => s.start(25))
+  for (const s of senders) s.start(25)
   await untilComplete(everyone, 20)
   await redis.stop()
   await Promise.all(nodes.map((n) => untilReady(n.url, 503)))
@@ -169,7 +169,7 @@ t.test('rolling restart of three nodes under traffic: zero acknowledged messages
   const lb = await startBalancer(t, ports)
   const everyone = await members(t, lb.url, 9, 'rolling')
   const senders = everyone.slice(0, 4).map((m, i) => new Sender(m, `w${i}`, true))
-  senders.forEach((s) => s.start(25))
+  for (const s of senders) s.start(25)
   await untilComplete(everyone, 20)
   for (let i = 0; i < nodes.length; i++) {
     nodes[i]!.proc.kill('SIGTERM')

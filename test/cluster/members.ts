@@ -38,7 +38,9 @@ export class CountingMember {
       void this.rejoin()
     })
     this.socket.on('message', (m) => this.received(m))
-    this.socket.on('messages', (list) => list.forEach((m) => this.received(m)))
+    this.socket.on('messages', (list) => {
+      for (const m of list) this.received(m)
+    })
   }
 
   private received(m: Message): void {

@@ -69,9 +69,9 @@ t.test(
     while (seen.some((list) => list.length < total) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50))
     const expected = Array.from({ length: total }, (_, i) => i + 1)
-    seen.forEach((list, i) =>
+    for (const [i, list] of seen.entries()) {
       t.same(list, expected, `member ${i + 1} got every seq once, in order (${list.length} of ${total})`)
-    )
+    }
     const after = await feedConnections()
     t.equal(after.length, 2, 'and the node subscribed again')
     t.not(after.filter((id) => !before.includes(id)).length, 0, 'on a new connection')

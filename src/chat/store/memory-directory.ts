@@ -25,11 +25,11 @@ export class MemoryDirectory implements Directory {
   }
 
   async setMembership(membership: Membership): Promise<void> {
-    let members = this.members.get(membership.room)
-    if (members === undefined) this.members.set(membership.room, (members = new Map()))
+    const members = this.members.get(membership.room) ?? new Map<string, Membership>()
+    this.members.set(membership.room, members)
     members.set(membership.userId, { ...membership })
-    let rooms = this.byUser.get(membership.userId)
-    if (rooms === undefined) this.byUser.set(membership.userId, (rooms = new Set()))
+    const rooms = this.byUser.get(membership.userId) ?? new Set<string>()
+    this.byUser.set(membership.userId, rooms)
     rooms.add(membership.room)
   }
 

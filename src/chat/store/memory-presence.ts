@@ -12,8 +12,8 @@ export class MemoryPresence implements Presence {
   }
 
   async add(room: string, user: Member, socketId: string): Promise<boolean> {
-    let users = this.byRoom.get(room)
-    if (users === undefined) this.byRoom.set(room, (users = new Map()))
+    const users = this.byRoom.get(room) ?? new Map<string, { member: Member; sockets: Set<string> }>()
+    this.byRoom.set(room, users)
     const entry = users.get(user.id)
     if (entry !== undefined) {
       entry.sockets.add(socketId)

@@ -120,7 +120,10 @@ export class RedisFeed implements RoomFeed {
       return
     }
     const last = cursor.last!
-    if (entry.seq === last + 1) return this.handOn(cursor, entry)
+    if (entry.seq === last + 1) {
+      this.handOn(cursor, entry)
+      return
+    }
     // A gap, or a seq already handed on: a late copy after a fill, or the room started over.
     cursor.waiting = [entry]
     void this.fill(entry.room, cursor, entry.seq <= last)

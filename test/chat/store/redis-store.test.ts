@@ -123,7 +123,7 @@ if (redis !== undefined) {
     const roomKeys = keys.filter((key) => key.includes('{r}'))
     t.same(
       keys.filter((key) => !key.includes('{r}')).sort(),
-      ['chat:node:' + store.presence.liveness.nodeId + ':sockets', 'chat:rooms', 'chat:user:{ann}:rooms'].sort(),
+      [`chat:node:${store.presence.liveness.nodeId}:sockets`, 'chat:rooms', 'chat:user:{ann}:rooms'].sort(),
       'besides the cluster-wide and per-user keys, every key is the room tag'
     )
     t.ok(
