@@ -106,6 +106,27 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
       countRooms = count
     },
     registry,
+    ...plainMetrics(registers),
+    roomsActive: new Gauge({
+      name: METRIC.roomsActive,
+      help: 'Chat rooms with members on this node',
+      registers,
+      collect() {
+        this.set(countRooms())
+      }
+    }),
+    redisUpWith(answers) {
+      redisAnswers = answers
+    },
+    logLinesDroppedWith(count) {
+      logLinesDropped = count
+    }
+  }
+}
+
+/** The metrics that are counted where things happen (no collect callback). */
+function plainMetrics(registers: Registry[]) {
+  return {
     connectionsActive: new Gauge({
       name: METRIC.connectionsActive,
       help: 'Socket.IO connections open on this node',
@@ -159,20 +180,6 @@ export function createMetrics(options: { redis: boolean }): ChatMetrics {
       help: 'Connections cut off because their client stopped reading (MAX_BUFFERED_BYTES waiting)',
       registers
     }),
-    roomsActive: new Gauge({
-      name: METRIC.roomsActive,
-      help: 'Chat rooms with members on this node',
-      registers,
-      collect() {
-        this.set(countRooms())
-      }
-    }),
-    redisUpWith(answers) {
-      redisAnswers = answers
-    },
-    logLinesDroppedWith(count) {
-      logLinesDropped = count
-    },
     httpDuration: new Histogram({
       name: METRIC.httpDuration,
       help: 'HTTP request duration by method, route pattern and status code',

@@ -108,6 +108,22 @@ function route(schema: TSchema, run: Handler, limit: RateLimit | undefined): Rou
   }
 }
 
+/** The answer's error: a ChatError's code and words; anything else is INTERNAL (and told). */
+function errorBody(err: unknown, onInternal: () => void): ErrorBody {
+  if (err instanceof ChatError) {
+    const body: ErrorBody = { code: err.code as ErrorCode, message: err.message }
+    if (err.retryAfterMs !== undefined) body.retryAfterMs = err.retryAfterMs
+    return body
+  }
+  onInternal()
+  return { code: 'INTERNAL', message: 'Internal server error' }
+}
+
+function markFailed(span: Span, code: ErrorCode): void {
+  span.setStatus({ code: SpanStatusCode.ERROR, message: code })
+  span.setAttribute('error.type', code)
+}
+
 export function createSocketHandlers(
   service: ChatService,
   options: { maxMessageLength: number; gate: InflightGate; hooks: HandlerHooks }
@@ -133,16 +149,6 @@ export function createSocketHandlers(
     return r.run(socket, payload as never)
   }
 
-  function errorBody(event: ClientEventName, err: unknown): ErrorBody {
-    if (err instanceof ChatError) {
-      const body: ErrorBody = { code: err.code as ErrorCode, message: err.message }
-      if (err.retryAfterMs !== undefined) body.retryAfterMs = err.retryAfterMs
-      return body
-    }
-    hooks.onInternalError(event, err)
-    return { code: 'INTERNAL', message: 'Internal server error' }
-  }
-
   function listen(socket: ChatSocket, event: ClientEventName, r: Route): void {
     const spanName = `chat ${event}`
     const listener = (...args: unknown[]): void => {
@@ -154,10 +160,7 @@ export function createSocketHandlers(
       // after OpenTelemetry's messaging conventions. A no-op when tracing is off.
       const span = tracer.startSpan(spanName, { kind: SpanKind.CONSUMER, attributes: spanAttributes[event] })
       const finish = (code: ErrorCode | undefined) => {
-        if (code !== undefined) {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: code })
-          span.setAttribute('error.type', code)
-        }
+        if (code !== undefined) markFailed(span, code)
         hooks.onEventDone?.({ event, seconds: (performance.now() - startedAt) / 1000, code, span })
         span.end()
       }
@@ -173,7 +176,7 @@ export function createSocketHandlers(
             finish(undefined)
           },
           (err: unknown) => {
-            const error = errorBody(event, err)
+            const error = errorBody(err, () => hooks.onInternalError(event, err))
             if (ack !== undefined) ack({ ok: false, error })
             else socket.emit('chat:error', { event, ...error })
             ack = undefined
