@@ -129,11 +129,13 @@ function clusterAdapter(url: string): { adapter: ReturnType<typeof createAdapter
 
 function redisStore(url: string, historyLimit: number, log: FastifyBaseLogger) {
   const { client, up } = commandConnection(url, log)
-  // The feed's subscriptions come back by themselves after a reconnection (auto-resubscribe).
+  // The feed's subscriptions come back by themselves after a reconnection (auto-resubscribe);
+  // a join does not wait for good on a Redis that hangs (command timeout).
   const subscriber = new Redis(url, {
     connectionName: 'chat-feed',
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    commandTimeout: 2000,
     retryStrategy
   })
   subscriber.on('error', () => {})

@@ -11,7 +11,13 @@ class MemoryFeed implements RoomFeed {
 
   publish(message: Message, trace: Record<string, string> | undefined): void {
     if (this.listeners.length === 0) return
-    const entry: FeedEntry = { room: message.room, seq: message.seq, json: JSON.stringify(message), trace }
+    const entry: FeedEntry = {
+      room: message.room,
+      seq: message.seq,
+      id: message.id,
+      json: JSON.stringify(message),
+      trace
+    }
     for (const listener of this.listeners) listener(entry)
   }
 

@@ -121,6 +121,8 @@ export interface Directory {
 export interface FeedEntry {
   room: string
   seq: number
+  /** The entry's id (the message's), to tell a room that started over from a late copy. */
+  id: string
   json: string
   trace: Record<string, string> | undefined
 }

@@ -17,8 +17,8 @@ export const LOG_KEY = {
 }
 
 // KEYS: seq, log, dedup, dedup fields by seq, feed channel. ARGV: history limit, de-dup field
-// ('' for none), message JSON before and after its seq, trace context JSON ('' for none), and
-// how long a room's keys outlive its last message (so abandoned rooms do not pile up). Which
+// ('' for none), message JSON before and after its seq, trace context JSON ('' for none), how
+// long a room's keys outlive its last message (so abandoned rooms do not pile up), message id. Which
 // retry-ids go with trimmed messages is looked up by seq, never by decoding the stored JSON
 // (cjson refuses some of what JSON.stringify writes, such as a lone surrogate's escape).
 const APPEND = `
@@ -41,7 +41,7 @@ if excess > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', newest)
 end
 for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
-${publishEntryLua('KEYS[5]', 'seq', 'ARGV[5]', 'json')}
+${publishEntryLua('KEYS[5]', 'seq', 'ARGV[7]', 'ARGV[5]', 'json')}
 return {1, json}
 `
 
@@ -61,6 +61,8 @@ function messageParts(id: string, input: AppendInput): [string, string] {
 
 export interface RedisLogOptions {
   historyLimit: number
+  /** While this returns a promise, appends wait for it (keys of earlier versions being moved). */
+  writesWait?: () => Promise<void> | undefined
   /** How long a room's history outlives its last message (default 30 days). */
   roomTtlSeconds?: number
 }
@@ -81,19 +83,21 @@ export class RedisLog implements MessageLog {
 
   append(input: AppendInput): Promise<AppendResult> {
     const { room } = input
-    const [head, tail] = messageParts(randomUUID(), input)
+    const id = randomUUID()
+    const [head, tail] = messageParts(id, input)
     const dedup = input.clientId === undefined ? '' : `${input.user.id}\n${input.clientId}`
     const trace = input.trace === undefined ? '' : JSON.stringify(input.trace)
     const ttl = this.options.roomTtlSeconds ?? ROOM_TTL_SECONDS
     return this.calls.call(
       'append',
       async () => {
+        await this.options.writesWait?.()
         const keys = [
           LOG_KEY.seq(room),
           LOG_KEY.log(room),
           LOG_KEY.dedup(room),
           LOG_KEY.dedupBySeq(room),
-          feedChannel(room)
+          feedChannel(room, this.redis.options.db ?? 0)
         ]
         const [stored, json] = (await this.appendScript(
           ...keys,
@@ -102,7 +106,8 @@ export class RedisLog implements MessageLog {
           head,
           tail,
           trace,
-          ttl
+          ttl,
+          id
         )) as [number, string]
         return { message: JSON.parse(json) as Message, duplicate: stored === 0 }
       },

@@ -31,6 +31,7 @@ export class RedisStore implements ChatStore {
   /** Moving earlier versions' keys: readiness waits for it (undefined: not started, or failed). */
   private migration: Promise<void> | undefined
   private migrated = false
+  private started = false
 
   /**
    * @param redis the command connection
@@ -42,7 +43,7 @@ export class RedisStore implements ChatStore {
     private readonly options: RedisStoreOptions
   ) {
     this.calls = new RedisCalls(redis, options.onError)
-    this.log = new RedisLog(this.calls, options)
+    this.log = new RedisLog(this.calls, { ...options, writesWait: () => (this.migrated ? undefined : this.migration) })
     this.presence = new RedisPresence(this.calls, options)
     this.directory = new RedisDirectory(this.calls)
     this.feed = new RedisFeed(subscriber, this.log, { onError: options.onError, onLost: options.onFeedLost })
@@ -51,6 +52,7 @@ export class RedisStore implements ChatStore {
   /** Announces this node once connected, and again after every reconnection. */
   start(): void {
     this.presence.start()
+    this.started = true
     if (this.migrated || this.migration !== undefined) return
     this.migration = migrateLegacyKeys(this.calls.redis).then(
       (rooms) => {
@@ -69,9 +71,10 @@ export class RedisStore implements ChatStore {
   }
 
   async ping(): Promise<void> {
-    // Not ready while history of earlier versions is still being moved (a send meanwhile would
-    // start the room afresh under the new names).
+    // Not ready until history of earlier versions is moved (a send meanwhile would start its
+    // room afresh under the new names); once connected, a failed move is tried again.
     if (!this.migrated) await this.migration
+    if (this.started && !this.migrated) throw new Error('the keys of earlier versions are not moved yet')
     try {
       await this.calls.redis.ping()
     } catch (err) {
