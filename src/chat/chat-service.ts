@@ -119,7 +119,7 @@ export class ChatService {
   }
 
   async join(socket: ChatSocket, { room, since }: JoinPayload): Promise<JoinResult> {
-    const { user, rooms } = socket.data
+    const { rooms } = socket.data
     if (!rooms.has(room) && rooms.size >= this.maxRooms) {
       throw new ChatError('INVALID_PAYLOAD', `A connection may join at most ${this.maxRooms} rooms`)
     }
@@ -133,26 +133,11 @@ export class ChatService {
         turn = true
         // Left while this join waited its turn: the leave, sent later, has the last word.
         if (!rooms.has(room)) throw new ChatError('NOT_IN_ROOM', `${room} was left before this join went through`)
-        // Join the broadcast and follow the room's feed before reading history, so nothing falls
-        // between the two: an entry stored meanwhile arrives both ways and clients de-duplicate by seq.
-        try {
-          await socket.join(chatRoom(room))
-          await this.store.feed.follow(room)
-          const first = await this.store.presence.add(room, user, socket.id)
-          if (first) socket.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })
-        } catch (err) {
-          if (!rejoin) {
-            rooms.delete(room)
-            await socket.leave(chatRoom(room))
-            // The store may have recorded the presence before failing to answer (a removal that
-            // fails too is kept and retried by presence upkeep).
-            this.forget(socket, room).catch(() => {})
-          }
-          throw err
-        }
+        await this.enter(socket, room, rejoin)
         // The socket may have gone while the store answered; its cleanup may have run already.
         if (!socket.connected) {
           await this.forget(socket, room)
+          this.unfollowIfEmpty(room)
           throw new ChatError('UNAVAILABLE', 'The connection closed during the join')
         }
         const [members, history] = await Promise.all([
@@ -169,6 +154,44 @@ export class ChatService {
         if (!turn && !rejoin) rooms.delete(room)
         throw err
       })
+  }
+
+  /**
+   * Joins the broadcast, follows the room's feed and records presence, before the history is
+   * read, so nothing falls between the two: an entry stored meanwhile arrives both ways and
+   * clients de-duplicate by seq. Undone when a step fails, or when the room was left meanwhile
+   * (the leave has the last word).
+   */
+  private async enter(socket: ChatSocket, room: string, rejoin: boolean): Promise<void> {
+    const { user, rooms } = socket.data
+    const stillIn = () => {
+      if (!rooms.has(room)) throw new ChatError('NOT_IN_ROOM', `${room} was left before this join went through`)
+    }
+    let added = false
+    try {
+      await socket.join(chatRoom(room))
+      await this.store.feed.follow(room)
+      stillIn()
+      added = true
+      const first = await this.store.presence.add(room, user, socket.id)
+      stillIn()
+      if (first) socket.to(chatRoom(room)).emit('presence', { room, user, status: 'joined' })
+    } catch (err) {
+      if (!rejoin || !rooms.has(room)) {
+        rooms.delete(room)
+        await socket.leave(chatRoom(room))
+        this.unfollowIfEmpty(room)
+        // The store may have recorded the presence before failing to answer (a removal that
+        // fails too is kept and retried by presence upkeep).
+        if (added) this.forget(socket, room).catch(() => {})
+      }
+      throw err
+    }
+  }
+
+  /** Stops following a room nobody here is in (its last socket may have left before the follow). */
+  private unfollowIfEmpty(room: string): void {
+    if (!this.io.of('/').adapter.rooms.has(chatRoom(room))) this.store.feed.unfollow(room)
   }
 
   async leave(socket: ChatSocket, { room }: LeavePayload): Promise<EmptyResult> {

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
+import { feedChannel } from '../../src/chat/store/redis-feed.js'
 import { RedisStore } from '../../src/chat/store/redis-store.js'
 import { client, connect, guest, next, request, scrape, startApp, until, untilReady } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
@@ -171,3 +172,30 @@ t.test(
     t.equal(stored.ok, true)
   }
 )
+
+t.test('a join left at once leaves no member, presence record or feed subscription behind (Redis)', async (t) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const { app, url } = await startApp(t, { REDIS_URL: redis.url, MESSAGE_RATE_PER_SEC: '0' })
+  const ann = await guest(t, url, 'Ann')
+  const rooms = ['a', 'b', 'c', 'd', 'e']
+  const answers = rooms.flatMap((room) => [
+    request(ann.socket, 'room:join', { room }),
+    request(ann.socket, 'room:leave', { room })
+  ])
+  await Promise.all(answers)
+  const admin = new Redis(redis.url)
+  t.teardown(() => admin.disconnect())
+  const subscribed = async () => {
+    const counts = (await admin.call('PUBSUB', 'SHARDNUMSUB', ...rooms.map((r) => feedChannel(r, 0)))) as Array<
+      string | number
+    >
+    return counts.filter((_, i) => i % 2 === 1).reduce((a, b) => Number(a) + Number(b), 0)
+  }
+  await until(() => true)
+  for (const room of rooms) t.same(await app.store.presence.members(room), [], `nobody is in ${room}`)
+  t.equal(await subscribed(), 0, 'the node follows none of them')
+  ann.socket.disconnect()
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  for (const room of rooms) t.same(await app.store.presence.members(room), [], `still nobody in ${room}`)
+})
