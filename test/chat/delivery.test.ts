@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { BURST, Deliverer, HOLD_MAX_MS, QUIET_WINDOWS } from '../../src/chat/delivery/coalescer.js'
 import type { Message } from '../../src/chat/protocol.js'
 import { chatRoom } from '../../src/chat/socket-rooms.js'
@@ -39,14 +39,7 @@ t.test("a busy room's messages are coalesced into `messages` packets; a lone one
 t.test(
   'a room with fewer sockets than COALESCE_MIN_SOCKETS on the node never waits; once it has that many, it coalesces',
   async (t) => {
-    const { url } = await startApp(t, {
-      MESSAGE_RATE_PER_SEC: '0',
-      COALESCE_WINDOW_MS: '50',
-      COALESCE_MIN_SOCKETS: '3'
-    })
-    const alice = await guest(t, url, 'Alice')
-    const bob = await guest(t, url, 'Bob')
-    for (const s of [alice, bob]) await request(s.socket, 'room:join', { room: 'small' })
+    const { url, alice, bob } = await aliceAndBob(t, 'small', { COALESCE_WINDOW_MS: '50', COALESCE_MIN_SOCKETS: '3' })
     const packets: number[] = []
     bob.socket.on('message', () => packets.push(1))
     bob.socket.on('messages', (list) => packets.push(list.length))
@@ -198,6 +191,29 @@ t.test(
   }
 )
 
+/** An app with coalescing as given, and Alice and Bob in `room`. */
+async function aliceAndBob(t: Test, room: string, env: Record<string, string>) {
+  const { app, url } = await startApp(t, { MESSAGE_RATE_PER_SEC: '0', ...env })
+  const alice = await guest(t, url, 'Alice')
+  const bob = await guest(t, url, 'Bob')
+  for (const s of [alice, bob]) await request(s.socket, 'room:join', { room })
+  return { app, url, alice, bob }
+}
+
+/** A stand-in Engine.IO connection over an open WebSocket, writing frames with `sendFrame`. */
+function wsConnection(sendFrame: (frame: Buffer[]) => unknown, socket: object = { cork() {}, uncork() {} }) {
+  return {
+    readyState: 'open',
+    writeBuffer: [],
+    transport: { name: 'websocket', socket: { readyState: 1, _sender: { sendFrame }, _socket: socket } }
+  }
+}
+
+/** A message of room r with seq `seq`. */
+function message(seq: number): Message {
+  return { id: `m${seq}`, room: 'r', seq, user: { id: 'u', name: 'U' }, text: `t${seq}`, ts: 0 }
+}
+
 /** What the chat service and the feed do for a send: hold the sender (if any), then deliver the entry. */
 function send(deliverer: Deliverer, message: Message, sender?: unknown): void {
   if (sender !== undefined) deliverer.holdUntilPacket(message.room, sender)
@@ -242,14 +258,7 @@ function recordWrites(app: unknown, name: string): string[] {
 t.test(
   "a sender's acknowledgement leaves in the same write as its message's packet, in a quiet room and in a busy one",
   async (t) => {
-    const { app, url } = await startApp(t, {
-      MESSAGE_RATE_PER_SEC: '0',
-      COALESCE_WINDOW_MS: '200',
-      COALESCE_MIN_SOCKETS: '1'
-    })
-    const alice = await guest(t, url, 'Alice')
-    const bob = await guest(t, url, 'Bob')
-    for (const s of [alice, bob]) await request(s.socket, 'room:join', { room: 'r' })
+    const { app, alice, bob } = await aliceAndBob(t, 'r', { COALESCE_WINDOW_MS: '200', COALESCE_MIN_SOCKETS: '1' })
     const writes = recordWrites(app, 'Alice')
     const sentIn = (text: string) => writes.filter((w) => w.includes(`"text":"${text}"`))
 
@@ -356,30 +365,15 @@ t.test(
   "a held sender is let go as its own copy of the packet is written, not after the room's other sockets",
   async (t) => {
     const events: string[] = []
-    const conn = (name: string) => ({
-      readyState: 'open',
-      writeBuffer: [],
-      transport: {
-        name: 'websocket',
-        socket: {
-          readyState: 1,
-          _sender: { sendFrame: () => events.push(`${name} frame`) },
-          _socket: { cork: () => events.push(`${name} cork`), uncork: () => events.push(`${name} uncork`) }
-        }
-      }
-    })
+    const conn = (name: string) =>
+      wsConnection(() => events.push(`${name} frame`), {
+        cork: () => events.push(`${name} cork`),
+        uncork: () => events.push(`${name} uncork`)
+      })
     const [a, b] = [conn('a'), conn('b')]
     const adapter = fakeAdapter({ a: { conn: a }, b: { conn: b } }, { r: ['a', 'b'] })
     const deliverer = new Deliverer(adapter as never, { windowMs: 20, onDelivered: () => {} })
     t.teardown(() => deliverer.close())
-    const message = (seq: number): Message => ({
-      id: `m${seq}`,
-      room: 'r',
-      seq,
-      user: { id: 'u', name: 'U' },
-      text: `t${seq}`,
-      ts: 0
-    })
 
     send(deliverer, message(1), undefined)
     events.length = 0
@@ -394,29 +388,10 @@ t.test(
   'a burst does not wait for the end of the window: what waits goes at the end of the turn, in one packet',
   async (t) => {
     const frames: string[] = []
-    const conn = {
-      readyState: 'open',
-      writeBuffer: [],
-      transport: {
-        name: 'websocket',
-        socket: {
-          readyState: 1,
-          _sender: { sendFrame: ([frame]: Buffer[]) => frames.push(frame!.toString('latin1')) },
-          _socket: { cork() {}, uncork() {} }
-        }
-      }
-    }
+    const conn = wsConnection(([frame]: Buffer[]) => frames.push(frame!.toString('latin1')))
     const adapter = fakeAdapter({ a: { conn } }, { r: ['a'] })
     const deliverer = new Deliverer(adapter as never, { windowMs: 200, onDelivered: () => {} })
     t.teardown(() => deliverer.close())
-    const message = (seq: number): Message => ({
-      id: `m${seq}`,
-      room: 'r',
-      seq,
-      user: { id: 'u', name: 'U' },
-      text: `t${seq}`,
-      ts: 0
-    })
     const seqsOf = (frame: string) => [...frame.matchAll(/"seq":(\d+)/g)].map((m) => Number(m[1]))
 
     send(deliverer, message(1))
@@ -459,21 +434,13 @@ t.test('a room busy all the time is no burst: as many messages as it usually get
   const deliverer = new Deliverer(adapter as never, { windowMs, onDelivered: () => {} })
   t.teardown(() => deliverer.close())
   let seq = 0
-  const message = (): Message => ({
-    id: `m${++seq}`,
-    room: 'r',
-    seq,
-    user: { id: 'u', name: 'U' },
-    text: `t${seq}`,
-    ts: 0
-  })
 
   // 300 messages lately: about 30 a window.
-  for (let i = 0; i < 300; i++) send(deliverer, message())
+  for (let i = 0; i < 300; i++) send(deliverer, message(++seq))
   await new Promise((resolve) => setImmediate(resolve))
   frames.length = 0
   // Twice that in one turn is no burst for this room (three times would be).
-  for (let i = 0; i < 60; i++) send(deliverer, message(), undefined)
+  for (let i = 0; i < 60; i++) send(deliverer, message(++seq))
   await new Promise((resolve) => setImmediate(resolve))
   t.same(frames, [], 'nothing goes at the end of the turn')
   await until(() => frames.length === 1, 5000, 'the window to end')
@@ -501,14 +468,6 @@ t.test('a sender that never stops sending into a busy room still gets each packe
   const adapter = fakeAdapter({ a: { conn } }, { r: ['a'] })
   const deliverer = new Deliverer(adapter as never, { windowMs: 20, onDelivered: () => {} })
   t.teardown(() => deliverer.close())
-  const message = (seq: number): Message => ({
-    id: `m${seq}`,
-    room: 'r',
-    seq,
-    user: { id: 'u', name: 'U' },
-    text: `t${seq}`,
-    ts: 0
-  })
 
   send(deliverer, message(1), conn)
   await new Promise((resolve) => setImmediate(resolve))
