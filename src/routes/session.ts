@@ -4,20 +4,13 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import Type from 'typebox'
+import { checkDisplayText } from '../chat/names.js'
 import { addressKey } from '../client-address.js'
 import type { Config } from '../config.js'
 import { ChatError } from '../errors.js'
 import { ErrorResponse } from './schemas.js'
 
 export const MAX_NAME_LENGTH = 32
-
-// Control characters; the bidirectional overrides and marks and the line separators that let a
-// name disguise itself or break a line in other people's screens; lone surrogates (not text:
-// no font shows them, and some JSON decoders refuse them); and the fillers that draw nothing.
-const FORBIDDEN_IN_NAME =
-  /[\p{Cc}\p{Cs}\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069\uFEFF\u115F\u1160\u2800\u3164\uFFA0]/u
-/** Something that shows: not white space, a format character (zero-width space) or a lone mark. */
-const VISIBLE = /[^\p{White_Space}\p{Cf}\p{M}]/u
 
 const SessionBody = Type.Object({ name: Type.String({ maxLength: 256 }) }, { additionalProperties: false })
 const SessionReply = Type.Object({
@@ -27,15 +20,9 @@ const SessionReply = Type.Object({
 })
 
 export function checkName(raw: string): string {
-  const name = raw.trim()
-  const length = [...name].length
-  if (length < 1 || length > MAX_NAME_LENGTH) {
-    throw new ChatError('INVALID_PAYLOAD', `name must be 1 to ${MAX_NAME_LENGTH} characters after trimming`)
-  }
-  if (FORBIDDEN_IN_NAME.test(name))
-    throw new ChatError('INVALID_PAYLOAD', 'name must not contain control or invisible characters')
-  if (!VISIBLE.test(name)) throw new ChatError('INVALID_PAYLOAD', 'name must contain a visible character')
-  return name
+  const checked = checkDisplayText(raw, MAX_NAME_LENGTH, 'name')
+  if ('refused' in checked) throw new ChatError('INVALID_PAYLOAD', checked.refused)
+  return checked.text
 }
 
 export interface SessionRouteOptions {
