@@ -27,6 +27,8 @@ export const errorTable: Record<HttpErrorCode, { status: number; message: string
   RATE_LIMITED: { status: 429, message: 'Too many messages; slow down' },
   TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many connections for this user' },
   UNKNOWN_EVENT: { status: 400, message: 'No such event' },
+  FORBIDDEN: { status: 403, message: 'Not allowed' },
+  CONFLICT: { status: 409, message: 'That conflicts with what exists' },
   INTERNAL: { status: 500, message: 'Internal server error' },
   UNAVAILABLE: { status: 503, message: 'The service is unavailable; nothing was stored, retry later' }
 }

@@ -2,6 +2,7 @@
 // Socket.IO (rooms and broadcasts are the chat's own vocabulary) but nothing of Fastify.
 import type { Server, Socket } from 'socket.io'
 import { ChatError } from '../errors.js'
+import { RoomAccess } from './access.js'
 import { AnswerQueue } from './answers.js'
 import type { Deliverer } from './delivery/coalescer.js'
 import { bufferedBytes } from './delivery/engine-internals.js'
@@ -36,6 +37,8 @@ export interface SocketData {
   roomBucket: TokenBucket
   /** Rooms where this socket's last word was `typing: true`. */
   typingIn: Set<string>
+  /** Joins not yet in the room's broadcast: events for the room wait for them. */
+  entering: Map<string, Promise<void>>
   /** Answers that carry messages, made in turn within the socket's output bound. */
   answers: AnswerQueue
 }
@@ -58,6 +61,7 @@ export interface ChatServiceOptions {
 export class ChatService {
   private readonly connectionsByUser = new Map<string, number>()
   private readonly maxRooms: number
+  private readonly access: RoomAccess
 
   constructor(
     private readonly io: ChatServer,
@@ -66,6 +70,7 @@ export class ChatService {
     private readonly options: ChatServiceOptions
   ) {
     this.maxRooms = options.maxRoomsPerConnection ?? MAX_ROOMS_PER_CONNECTION
+    this.access = new RoomAccess(store.directory)
     // What presence upkeep found (a dead node's users left, this node's came back) is news too.
     store.presence.onChange(({ room, user, status }: PresenceChange) => {
       this.io.to(chatRoom(room)).emit('presence', { room, user, status })
@@ -86,6 +91,7 @@ export class ChatService {
     const { user } = socket.data
     socket.data.rooms = new Set()
     socket.data.typingIn = new Set()
+    socket.data.entering = new Map()
     socket.data.answers = new AnswerQueue(() => bufferedBytes(socket.conn))
     socket.data.bucket = new TokenBucket(this.options.messageRatePerSec, this.options.messageBurst)
     socket.data.roomBucket = new TokenBucket(this.options.roomRatePerSec, this.options.roomBurst)
@@ -123,9 +129,13 @@ export class ChatService {
     if (!rooms.has(room) && rooms.size >= this.maxRooms) {
       throw new ChatError('INVALID_PAYLOAD', `A connection may join at most ${this.maxRooms} rooms`)
     }
-    // Counted at once, so that an event sent right after the join is handled as in the room.
+    // Counted at once, and an event sent right after the join waits until the socket is in the
+    // room's broadcast (or refused), so that it is handled as in the room.
     const rejoin = rooms.has(room)
     rooms.add(room)
+    let entered!: () => void
+    const entering = new Promise<void>((resolve) => (entered = resolve))
+    socket.data.entering.set(room, entering)
     let turn = false
     // The rest in its turn (see AnswerQueue): a join refused for waiting too long has done no more.
     return socket.data.answers
@@ -133,7 +143,9 @@ export class ChatService {
         turn = true
         // Left while this join waited its turn: the leave, sent later, has the last word.
         if (!rooms.has(room)) throw new ChatError('NOT_IN_ROOM', `${room} was left before this join went through`)
+        await this.admit(socket, room, rejoin)
         await this.enter(socket, room, rejoin)
+        entered()
         // The socket may have gone while the store answered; its cleanup may have run already.
         if (!socket.connected) {
           await this.forget(socket, room)
@@ -153,6 +165,10 @@ export class ChatService {
       .catch((err: unknown) => {
         if (!turn && !rejoin) rooms.delete(room)
         throw err
+      })
+      .finally(() => {
+        entered()
+        if (socket.data.entering.get(room) === entering) socket.data.entering.delete(room)
       })
   }
 
@@ -189,6 +205,21 @@ export class ChatService {
     }
   }
 
+  /** The access policy's word on this join; a socket refused is in the room in no way at all. */
+  private async admit(socket: ChatSocket, room: string, rejoin: boolean): Promise<void> {
+    try {
+      await this.access.admit(socket.data.user, room)
+    } catch (err) {
+      socket.data.rooms.delete(room)
+      if (rejoin) {
+        await socket.leave(chatRoom(room))
+        this.unfollowIfEmpty(room)
+        await this.forget(socket, room).catch(() => {})
+      }
+      throw err
+    }
+  }
+
   /** Stops following a room nobody here is in (its last socket may have left before the follow). */
   private unfollowIfEmpty(room: string): void {
     if (!this.io.of('/').adapter.rooms.has(chatRoom(room))) this.store.feed.unfollow(room)
@@ -210,12 +241,19 @@ export class ChatService {
       this.io.to(chatRoom(room)).emit('presence', { room, user, status: 'left' })
   }
 
+  /** Waits for a join of the room still under way, then requires the room joined. */
+  private async joined(socket: ChatSocket, room: string): Promise<void> {
+    const entering = socket.data.entering.get(room)
+    if (entering !== undefined) await entering
+    this.requireJoined(socket, room)
+  }
+
   private requireJoined(socket: ChatSocket, room: string): void {
     if (!socket.data.rooms.has(room)) throw new ChatError('NOT_IN_ROOM', `Join ${room} first`)
   }
 
   async send(socket: ChatSocket, { room, text, clientId }: SendPayload): Promise<SendResult> {
-    this.requireJoined(socket, room)
+    await this.joined(socket, room)
     const trace = captureTrace()
     // The message comes back through the room's feed: the acknowledgement waits to leave with it.
     const release = this.deliverer.holdUntilPacket(room, socket.conn)
@@ -230,7 +268,7 @@ export class ChatService {
   }
 
   async history(socket: ChatSocket, { room, before, after, limit }: HistoryPayload): Promise<HistoryResult> {
-    this.requireJoined(socket, room)
+    await this.joined(socket, room)
     return socket.data.answers.run(async (fit) => {
       const messages = await this.store.log.page(room, { before, after, limit: limit ?? DEFAULT_PAGE_SIZE })
       // Paging forward (`after`) keeps the oldest, so the next page follows on; otherwise the newest.
@@ -239,7 +277,7 @@ export class ChatService {
   }
 
   async typing(socket: ChatSocket, { room, typing }: TypingPayload): Promise<EmptyResult> {
-    this.requireJoined(socket, room)
+    await this.joined(socket, room)
     // Kept even when refused below: a tab that stopped is not counted as typing on.
     const { user, typingIn } = socket.data
     if (typing) typingIn.add(room)

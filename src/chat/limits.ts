@@ -31,3 +31,19 @@ const ROOM_NAME = new RegExp(ROOM_NAME_PATTERN, 'u')
 export function isRoomName(name: string): boolean {
   return ROOM_NAME.test(name)
 }
+
+/** Names of private rooms start so, then at least 22 random URL-safe characters; direct rooms with `dm.`. */
+export const PRIVATE_PREFIX = 'p.'
+export const DIRECT_PREFIX = 'dm.'
+
+export type RoomKind = 'public' | 'private' | 'direct'
+
+/** A room's kind, read from its name: the server makes private and direct names, nobody else. */
+export function roomKind(name: string): RoomKind {
+  if (name.startsWith(PRIVATE_PREFIX)) return 'private'
+  if (name.startsWith(DIRECT_PREFIX)) return 'direct'
+  return 'public'
+}
+
+/** Rooms one user may be a member of (a public join records a membership). */
+export const MAX_MEMBERSHIPS_PER_USER = 1000

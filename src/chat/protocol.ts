@@ -14,7 +14,9 @@ export const ErrorCode = {
   INTERNAL: 'INTERNAL',
   UNAUTHORIZED: 'UNAUTHORIZED',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
-  UNKNOWN_EVENT: 'UNKNOWN_EVENT'
+  UNKNOWN_EVENT: 'UNKNOWN_EVENT',
+  FORBIDDEN: 'FORBIDDEN',
+  CONFLICT: 'CONFLICT'
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

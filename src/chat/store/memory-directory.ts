@@ -52,6 +52,10 @@ export class MemoryDirectory implements Directory {
     return list
   }
 
+  async membershipCount(userId: string): Promise<number> {
+    return this.byUser.get(userId)?.size ?? 0
+  }
+
   async roomMembers(room: string): Promise<Membership[]> {
     return [...(this.members.get(room)?.values() ?? [])].map((m) => ({ ...m }))
   }

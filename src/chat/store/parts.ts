@@ -1,7 +1,10 @@
 // The store in parts, each behind an interface with a memory and a Redis implementation that
 // pass one contract suite: the message log, presence, the directory and the room feed. The chat
 // service never asks which implementation it has.
+import type { RoomKind } from '../limits.js'
 import type { Member, Message } from '../protocol.js'
+
+export type { RoomKind }
 
 export interface AppendInput {
   room: string
@@ -84,7 +87,6 @@ export interface Presence {
   onChange(listener: (change: PresenceChange) => void): void
 }
 
-export type RoomKind = 'public' | 'private' | 'direct'
 export type Role = 'owner' | 'moderator' | 'member'
 
 export interface RoomRecord {
@@ -113,6 +115,8 @@ export interface Directory {
   removeMembership(room: string, userId: string): Promise<boolean>
   /** The user's memberships, any order. */
   memberships(userId: string): Promise<Membership[]>
+  /** How many rooms the user is a member of. */
+  membershipCount(userId: string): Promise<number>
   /** The room's memberships, any order. */
   roomMembers(room: string): Promise<Membership[]>
 }

@@ -77,6 +77,10 @@ export class RedisDirectory implements Directory {
     })
   }
 
+  membershipCount(userId: string): Promise<number> {
+    return this.calls.call('membershipCount', () => this.redis.hlen(DIRECTORY_KEY.userRooms(userId)))
+  }
+
   roomMembers(room: string): Promise<Membership[]> {
     return this.calls.call('roomMembers', async () => {
       const all = await this.redis.hgetall(DIRECTORY_KEY.roles(room))

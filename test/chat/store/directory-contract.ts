@@ -25,6 +25,8 @@ export function directoryContract(t: Test, make: MakeStore): void {
     t.equal(await directory.membership('other', 'ann'), undefined, 'a room never seen')
     const byRoom = (list: Array<{ room: string }>) => list.map((m) => m.room).sort()
     t.same(byRoom(await directory.memberships('bob')), ['general', 'p.abc'])
+    t.equal(await directory.membershipCount('bob'), 2)
+    t.equal(await directory.membershipCount('nobody'), 0)
     t.same((await directory.roomMembers('p.abc')).map((m) => m.userId).sort(), ['ann', 'bob'])
     await directory.setMembership({ room: 'p.abc', userId: 'bob', role: 'moderator', since: 2 })
     t.equal((await directory.membership('p.abc', 'bob'))?.role, 'moderator', 'a role changed')
