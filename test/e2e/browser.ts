@@ -40,11 +40,8 @@ export async function person(
   await page.getByLabel('Display name').fill(name)
   await page.getByRole('button', { name: 'Start chatting' }).click()
   await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
-  await page
-    .getByText('1 here')
-    .or(page.getByText(/\d here/))
-    .first()
-    .waitFor()
+  // Joined: the member list names the user (before the join's answer it reads "0 here").
+  await page.locator('#members', { hasText: '(you)' }).waitFor()
   return page
 }
 
