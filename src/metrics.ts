@@ -15,6 +15,7 @@ export const METRIC = {
   eventErrors: 'chat_event_errors_total',
   unknownEvents: 'chat_unknown_events_total',
   slowConsumers: 'chat_slow_consumers_total',
+  moderationActions: 'chat_moderation_actions_total',
   roomsActive: 'chat_rooms_active',
   redisUp: 'chat_redis_up',
   logLinesDropped: 'chat_log_lines_dropped_total',
@@ -40,6 +41,7 @@ export interface ChatMetrics {
   eventErrors: Counter<'event' | 'code'>
   unknownEvents: Counter
   slowConsumers: Counter
+  moderationActions: Counter<'action'>
   roomsActive: Gauge
   /** Sets how chat_rooms_active is counted at each scrape. */
   countRoomsWith(count: () => number): void
@@ -178,6 +180,12 @@ function plainMetrics(registers: Registry[]) {
     slowConsumers: new Counter({
       name: METRIC.slowConsumers,
       help: 'Connections cut off because their client stopped reading (MAX_BUFFERED_BYTES waiting)',
+      registers
+    }),
+    moderationActions: new Counter({
+      name: METRIC.moderationActions,
+      help: 'Membership and moderation actions (the audit trail), by action',
+      labelNames: ['action'],
       registers
     }),
     httpDuration: new Histogram({

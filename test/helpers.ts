@@ -143,9 +143,20 @@ export function next<E extends keyof ServerToClientEvents>(
   })
 }
 
-/** Collects every message (both `message` and `messages`) a socket receives. */
-export function collect(socket: ClientSocket): Array<{ room: string; seq: number; text: string; id: string }> {
-  const got: Array<{ room: string; seq: number; text: string; id: string }> = []
+/** An entry as a test reads it: a message's fields, or a deletion's. */
+export interface Collected {
+  room: string
+  seq: number
+  id: string
+  text?: string
+  type?: 'deletion'
+  target?: string
+  deleted?: true
+}
+
+/** Collects every entry (both `message` and `messages`) a socket receives. */
+export function collect(socket: ClientSocket): Collected[] {
+  const got: Collected[] = []
   socket.on('message', (m) => got.push(m))
   socket.on('messages', (list) => got.push(...list))
   return got

@@ -1,6 +1,7 @@
 // One sign-in's chat screen: its rooms, connection, sync and outbox, wired to each other and to
 // what the page shows. Made at sign-in, closed at sign-out; nothing of it runs after that.
 import { hasVisibleText, isRoomName } from '../../src/chat/limits.js'
+import type { Message } from '../../src/chat/protocol.js'
 import { Connection } from './connection.js'
 import { type Line, Outbox } from './outbox.js'
 import { request } from './request.js'
@@ -217,8 +218,9 @@ export class Chat {
   /** The server's events for this sign-in. */
   private listen(): void {
     const socket = this.connection.socket
-    socket.on('message', (m) => this.sync.incoming([m]))
-    socket.on('messages', (list) => this.sync.incoming(list))
+    // Deletion entries are not read yet: no room has any until message:delete is served.
+    socket.on('message', (m) => this.sync.incoming([m as Message]))
+    socket.on('messages', (list) => this.sync.incoming(list as Message[]))
     socket.on('presence', ({ room, user, status }) => {
       const state = this.rooms.get(room)
       if (state === undefined) return

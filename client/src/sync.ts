@@ -86,7 +86,8 @@ export class Sync {
     room.joined = true
     room.members.clear()
     for (const m of answer.members) room.members.set(m.id, m)
-    const continues = last === undefined ? 'continues' : room.rejoined(last, answer.messages, answer.recovered)
+    const continues =
+      last === undefined ? 'continues' : room.rejoined(last, answer.messages as Message[], answer.recovered)
     if (continues !== 'continues') {
       // The server no longer has everything after what we hold, or holds another history: start
       // from what it has.
@@ -95,7 +96,7 @@ export class Sync {
       // What comes after our seq in another history means nothing: its latest page instead.
       if (continues === 'lost') return this.join(room)
     }
-    const fresh = room.add(answer.messages)
+    const fresh = room.add(answer.messages as Message[])
     // A page may come back short (the server bounds an answer's size): only seq 1 ends it.
     if (since === undefined) room.hasOlder = (answer.messages[0]?.seq ?? 1) > 1
     // What came after what we held is news; so is a whole history that replaced ours (whose
@@ -147,7 +148,7 @@ export class Sync {
         { policy: ROOM_RETRY, signal: controller.signal, wanted: () => room.lastSeq() === after }
       )
       if (outcome.status !== 'ok') break
-      room.add(outcome.answer.messages)
+      room.add(outcome.answer.messages as Message[])
       this.handlers.render()
       // A page cut short (the server bounds an answer's size) leaves the rest of the hole: on.
       if (outcome.answer.messages.length === 0 || room.lastSeq() <= after || !room.hasHole()) break
@@ -174,7 +175,7 @@ export class Sync {
     const { messages } = outcome.answer
     // Short pages go on (the server bounds an answer's size); an empty one is the end.
     if (messages.length === 0) room.hasOlder = false
-    room.add(messages)
+    room.add(messages as Message[])
     this.handlers.render('position')
   }
 }

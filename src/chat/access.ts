@@ -1,30 +1,50 @@
-// The one access policy: who may do what in which room. Decided at a join (and, later, at each
-// membership change), never per delivery: a socket in a room's broadcast was let in.
+// The one access policy: who may do what in which room. Decided at a join and at each
+// membership change, never per delivery: a socket in a room's broadcast was let in, and what
+// it may do there (its role, a mute) travels with it until the next change.
 import { ChatError } from '../errors.js'
 import { MAX_MEMBERSHIPS_PER_USER, roomKind } from './limits.js'
 import type { Member } from './protocol.js'
-import type { Directory, Membership } from './store/parts.js'
+import type { Directory, Role } from './store/parts.js'
 
 /** The same answer whether the room exists or not: nobody learns a private room's name by asking. */
-const NOT_YOURS = 'This room is not open to you'
+export const NOT_YOURS = 'This room is not open to you'
+
+/** What a socket that was let into a room may do there. */
+export interface RoomGrant {
+  role: Role
+  /** Muted until then (ms since the epoch; Infinity for good): may read, not send or type. */
+  mutedUntil?: number
+}
 
 export class RoomAccess {
   constructor(private readonly directory: Directory) {}
 
   /**
-   * Lets `user` into `room` or refuses FORBIDDEN: anyone into a public room (recorded as its
-   * member), only members into private and direct rooms.
+   * Lets `user` into `room` or refuses FORBIDDEN: anyone not banned into a public room
+   * (recorded as its member), only members into private and direct rooms.
    */
-  async admit(user: Member, room: string, now = Date.now()): Promise<Membership> {
-    const membership = await this.directory.membership(room, user.id)
-    if (membership !== undefined) return membership
+  async admit(user: Member, room: string, now = Date.now()): Promise<RoomGrant> {
+    const [ban, membership, mute] = await Promise.all([
+      this.directory.restriction('ban', room, user.id, now),
+      this.directory.membership(room, user.id),
+      this.directory.restriction('mute', room, user.id, now)
+    ])
+    if (ban !== undefined) throw new ChatError('FORBIDDEN', NOT_YOURS)
+    const mutedUntil = mute === undefined ? undefined : (mute.until ?? Number.POSITIVE_INFINITY)
+    if (membership !== undefined) return { role: membership.role, mutedUntil }
     if (roomKind(room) !== 'public') throw new ChatError('FORBIDDEN', NOT_YOURS)
     // Memberships are kept for good: without a bound, joins of ever new names would grow them.
     if ((await this.directory.membershipCount(user.id)) >= MAX_MEMBERSHIPS_PER_USER) {
       throw new ChatError('INVALID_PAYLOAD', `A user may be a member of at most ${MAX_MEMBERSHIPS_PER_USER} rooms`)
     }
-    const joined: Membership = { room, userId: user.id, role: 'member', since: now }
-    await this.directory.setMembership(joined)
-    return joined
+    await this.directory.setMembership({ room, userId: user.id, role: 'member', since: now })
+    return { role: 'member', mutedUntil }
+  }
+}
+
+/** Refuses FORBIDDEN while `grant` carries a mute in force. */
+export function requireVoice(grant: RoomGrant | undefined, now = Date.now()): void {
+  if (grant?.mutedUntil !== undefined && grant.mutedUntil > now) {
+    throw new ChatError('FORBIDDEN', 'You are muted in this room')
   }
 }

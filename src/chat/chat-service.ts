@@ -2,14 +2,17 @@
 // Socket.IO (rooms and broadcasts are the chat's own vocabulary) but nothing of Fastify.
 import type { Server, Socket } from 'socket.io'
 import { ChatError } from '../errors.js'
-import { RoomAccess } from './access.js'
+import { RoomAccess, type RoomGrant, requireVoice } from './access.js'
 import { AnswerQueue } from './answers.js'
+import { type AuditHooks, AuditTrail } from './audit.js'
+import { deleteMessage } from './deletion.js'
 import type { Deliverer } from './delivery/coalescer.js'
 import { bufferedBytes } from './delivery/engine-internals.js'
 import { captureTrace } from './delivery/room-writer.js'
 import { DEFAULT_PAGE_SIZE, MAX_ROOMS_PER_CONNECTION } from './limits.js'
 import type {
   ClientToServerEvents,
+  DeletePayload,
   EmptyResult,
   HistoryPayload,
   HistoryResult,
@@ -37,6 +40,8 @@ export interface SocketData {
   roomBucket: TokenBucket
   /** Rooms where this socket's last word was `typing: true`. */
   typingIn: Set<string>
+  /** What this socket may do in each room it was let into (role, mute): set at the join, changed by moderation. */
+  grants: Map<string, RoomGrant>
   /** Joins not yet in the room's broadcast: events for the room wait for them. */
   entering: Map<string, Promise<void>>
   /** Answers that carry messages, made in turn within the socket's output bound. */
@@ -61,16 +66,19 @@ export interface ChatServiceOptions {
 export class ChatService {
   private readonly connectionsByUser = new Map<string, number>()
   private readonly maxRooms: number
-  private readonly access: RoomAccess
+  readonly access: RoomAccess
+  readonly audit: AuditTrail
 
   constructor(
     private readonly io: ChatServer,
     readonly store: ChatStore,
     private readonly deliverer: Deliverer,
-    private readonly options: ChatServiceOptions
+    private readonly options: ChatServiceOptions,
+    hooks: AuditHooks = {}
   ) {
     this.maxRooms = options.maxRoomsPerConnection ?? MAX_ROOMS_PER_CONNECTION
     this.access = new RoomAccess(store.directory)
+    this.audit = new AuditTrail(store.directory, hooks)
     // What presence upkeep found (a dead node's users left, this node's came back) is news too.
     store.presence.onChange(({ room, user, status }: PresenceChange) => {
       this.io.to(chatRoom(room)).emit('presence', { room, user, status })
@@ -92,6 +100,7 @@ export class ChatService {
     socket.data.rooms = new Set()
     socket.data.typingIn = new Set()
     socket.data.entering = new Map()
+    socket.data.grants = new Map()
     socket.data.answers = new AnswerQueue(() => bufferedBytes(socket.conn))
     socket.data.bucket = new TokenBucket(this.options.messageRatePerSec, this.options.messageBurst)
     socket.data.roomBucket = new TokenBucket(this.options.roomRatePerSec, this.options.roomBurst)
@@ -208,9 +217,10 @@ export class ChatService {
   /** The access policy's word on this join; a socket refused is in the room in no way at all. */
   private async admit(socket: ChatSocket, room: string, rejoin: boolean): Promise<void> {
     try {
-      await this.access.admit(socket.data.user, room)
+      socket.data.grants.set(room, await this.access.admit(socket.data.user, room))
     } catch (err) {
       socket.data.rooms.delete(room)
+      socket.data.grants.delete(room)
       if (rejoin) {
         await socket.leave(chatRoom(room))
         this.unfollowIfEmpty(room)
@@ -228,6 +238,7 @@ export class ChatService {
   async leave(socket: ChatSocket, { room }: LeavePayload): Promise<EmptyResult> {
     if (socket.data.rooms.has(room)) {
       socket.data.rooms.delete(room)
+      socket.data.grants.delete(room)
       this.stopTyping(socket, room)
       await socket.leave(chatRoom(room))
       await this.forget(socket, room)
@@ -257,6 +268,7 @@ export class ChatService {
     const entering = socket.data.entering.get(room)
     if (entering !== undefined) await entering
     this.requireJoined(socket, room)
+    requireVoice(socket.data.grants.get(room))
     const trace = captureTrace()
     // The message comes back through the room's feed: the acknowledgement waits to leave with it.
     const release = this.deliverer.holdUntilPacket(room, socket.conn)
@@ -285,11 +297,19 @@ export class ChatService {
     const { user, typingIn } = socket.data
     if (typing) typingIn.add(room)
     else typingIn.delete(room)
+    if (typing) requireVoice(socket.data.grants.get(room))
     // In a cluster a typing event goes through Redis; while it is away it would wait in a queue
     // that grows with the outage, and arrive stale. It is not worth keeping: refused instead.
     if (!this.store.available)
       throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; typing is not shown meanwhile')
     socket.to(chatRoom(room)).except(userRoom(user.id)).emit('typing', { room, user, typing })
+    return {}
+  }
+
+  async deleteMessage(socket: ChatSocket, { room, id }: DeletePayload): Promise<EmptyResult> {
+    await this.joined(socket, room)
+    const { user, grants } = socket.data
+    await deleteMessage(this.store.log, this.audit, { room, id, by: user, role: grants.get(room)?.role })
     return {}
   }
 

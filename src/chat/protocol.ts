@@ -36,6 +36,8 @@ export const HistoryPayload = Type.Object(
   strict
 )
 export const TypingPayload = Type.Object({ room: RoomName, typing: Type.Boolean() }, strict)
+/** A message's id, as the server makes them (a UUID). */
+export const DeletePayload = Type.Object({ room: RoomName, id: Type.String({ minLength: 1, maxLength: 64 }) }, strict)
 
 /** The text limit is configuration, so this schema is built at boot. */
 export function sendPayloadSchema(maxMessageLength: number) {
@@ -55,6 +57,7 @@ export type JoinPayload = Static<typeof JoinPayload>
 export type LeavePayload = Static<typeof LeavePayload>
 export type HistoryPayload = Static<typeof HistoryPayload>
 export type TypingPayload = Static<typeof TypingPayload>
+export type DeletePayload = Static<typeof DeletePayload>
 export type SendPayload = Static<ReturnType<typeof sendPayloadSchema>>
 
 export interface Member {
@@ -70,6 +73,42 @@ export interface Message {
   text: string
   ts: number
   clientId?: string
+  /** Set (with `text: ""`) when the message was deleted: its place in history, with no text left. */
+  deleted?: true
+}
+
+/** A room entry that records a deletion: `target` is the deleted message's id, `user` who deleted it. */
+export interface DeletionEntry {
+  id: string
+  room: string
+  seq: number
+  type: 'deletion'
+  target: string
+  user: Member
+  ts: number
+}
+
+/** One of a room's entries, numbered by its seq: a message (no `type`), or a change to one. */
+export type Entry = Message | DeletionEntry
+
+export type RoomKindName = 'public' | 'private' | 'direct'
+export type RoleName = 'owner' | 'moderator' | 'member'
+
+export interface RoomInfo {
+  name: string
+  kind: RoomKindName
+  title: string
+  createdAt: number
+}
+
+export interface RoomAddedEvent {
+  room: RoomInfo
+  role: RoleName
+}
+
+export interface RoomRemovedEvent {
+  room: string
+  reason: 'removed' | 'banned' | 'left'
 }
 
 export interface ErrorBody {
@@ -83,7 +122,7 @@ export type Ack<T> = (response: ({ ok: true } & T) | { ok: false; error: ErrorBo
 export interface JoinResult {
   room: string
   members: Member[]
-  messages: Message[]
+  messages: Entry[]
   recovered: boolean
 }
 // biome-ignore lint/complexity/noBannedTypes: an answer with nothing but `ok` (Record<string, never> would forbid `ok`)
@@ -92,7 +131,7 @@ export interface SendResult {
   message: Message
 }
 export interface HistoryResult {
-  messages: Message[]
+  messages: Entry[]
 }
 
 export interface ClientToServerEvents {
@@ -101,6 +140,7 @@ export interface ClientToServerEvents {
   'message:send': (payload: SendPayload, ack?: Ack<SendResult>) => void
   'room:history': (payload: HistoryPayload, ack?: Ack<HistoryResult>) => void
   typing: (payload: TypingPayload, ack?: Ack<EmptyResult>) => void
+  'message:delete': (payload: DeletePayload, ack?: Ack<EmptyResult>) => void
 }
 
 export interface PresenceEvent {
@@ -121,11 +161,13 @@ export interface ChatErrorEvent {
 }
 
 export interface ServerToClientEvents {
-  message: (message: Message) => void
-  messages: (messages: Message[]) => void
+  message: (message: Entry) => void
+  messages: (messages: Entry[]) => void
   presence: (event: PresenceEvent) => void
   typing: (event: TypingEvent) => void
   'chat:error': (event: ChatErrorEvent) => void
+  'room:added': (event: RoomAddedEvent) => void
+  'room:removed': (event: RoomRemovedEvent) => void
 }
 
 // biome-ignore lint/suspicious/noEmptyInterface: Socket.IO's typed server takes an event map; there are no inter-server events
@@ -139,5 +181,6 @@ export const CLIENT_EVENTS = Object.keys({
   'room:leave': true,
   'message:send': true,
   'room:history': true,
-  typing: true
+  typing: true,
+  'message:delete': true
 } satisfies Record<ClientEventName, true>) as ClientEventName[]

@@ -9,6 +9,7 @@ import type { ChatService, ChatSocket, RateLimit } from './chat-service.js'
 import {
   CLIENT_EVENTS,
   type ClientEventName,
+  DeletePayload,
   type ErrorBody,
   type ErrorCode,
   HistoryPayload,
@@ -135,7 +136,8 @@ export function createSocketHandlers(
     'room:leave': route(LeavePayload, (s, p) => service.leave(s, p), undefined),
     'message:send': route(sendPayloadSchema(options.maxMessageLength), (s, p) => service.send(s, p), 'messages'),
     'room:history': route(HistoryPayload, (s, p) => service.history(s, p), 'rooms'),
-    typing: route(TypingPayload, (s, p) => service.typing(s, p), 'messages')
+    typing: route(TypingPayload, (s, p) => service.typing(s, p), 'messages'),
+    'message:delete': route(DeletePayload, (s, p) => service.deleteMessage(s, p), 'messages')
   }
   const known = new Set<string>(Object.keys(routes))
 

@@ -335,7 +335,7 @@ t.test(
     bob.socket.on('presence', (e) => seen.push(`${e.user.name} ${e.status}`))
     /** Everything Bob saw until the marker message, which one of Alice's tabs sends after all before it. */
     const upToMarker = async (text: string, from = tab2) => {
-      const marker = next(bob.socket, 'message', (m) => m.text === text)
+      const marker = next(bob.socket, 'message', (m) => 'text' in m && m.text === text)
       await request(from, 'message:send', { room: 'p', text })
       await marker
       return seen.splice(0)

@@ -37,9 +37,9 @@ export class CountingMember {
       this.lastBroadcast = 0
       void this.rejoin()
     })
-    this.socket.on('message', (m) => this.received(m))
+    this.socket.on('message', (m) => this.received(m as Message))
     this.socket.on('messages', (list) => {
-      for (const m of list) this.received(m)
+      for (const m of list) this.received(m as Message)
     })
   }
 

@@ -103,6 +103,61 @@ export interface Membership {
   since: number
 }
 
+/** A ban (may not join, for good or until `until`) or a mute (stays and reads, may not send). */
+export type RestrictionKind = 'ban' | 'mute'
+
+export interface Restriction {
+  room: string
+  userId: string
+  /** When it ends (ms since the epoch); absent: for good. */
+  until?: number
+  reason?: string
+  /** Who set it: a user id. */
+  by: string
+  at: number
+}
+
+export interface Invite {
+  /** At least 128 random bits, URL-safe. */
+  code: string
+  room: string
+  /** Who made it: a user id. */
+  by: string
+  createdAt: number
+  expiresAt: number
+  /** Absent: any number of uses until it expires. */
+  maxUses?: number
+  uses: number
+}
+
+export type AuditAction =
+  | 'room.created'
+  | 'direct.opened'
+  | 'member.added'
+  | 'member.removed'
+  | 'member.left'
+  | 'role.changed'
+  | 'invite.created'
+  | 'invite.accepted'
+  | 'ban'
+  | 'unban'
+  | 'mute'
+  | 'unmute'
+  | 'message.deleted'
+
+/** One line of a room's audit trail: who did what to whom. */
+export interface AuditEntry {
+  at: number
+  action: AuditAction
+  room: string
+  /** Who acted: a user id. */
+  by: string
+  /** Whom it was done to: a user id. */
+  user?: string
+  /** The role given, the reason, the deleted message's id. */
+  detail?: string
+}
+
 /** Rooms and memberships: what a room is, and who belongs to it with which role. */
 export interface Directory {
   room(name: string): Promise<RoomRecord | undefined>
@@ -119,7 +174,31 @@ export interface Directory {
   membershipCount(userId: string): Promise<number>
   /** The room's memberships, any order. */
   roomMembers(room: string): Promise<Membership[]>
+  /** Sets (or replaces) a ban or mute of `userId` in `room`. */
+  restrict(kind: RestrictionKind, restriction: Restriction): Promise<void>
+  /** Lifts a ban or mute; false when there was none. */
+  lift(kind: RestrictionKind, room: string, userId: string): Promise<boolean>
+  /** The ban or mute in force at `now`; one whose `until` has passed counts as none. */
+  restriction(kind: RestrictionKind, room: string, userId: string, now: number): Promise<Restriction | undefined>
+  /** `userId` blocks `other`: no direct room opened, no sends in one they share. */
+  block(userId: string, other: string): Promise<void>
+  /** False when there was no such block. */
+  unblock(userId: string, other: string): Promise<boolean>
+  hasBlocked(userId: string, other: string): Promise<boolean>
+  createInvite(invite: Invite): Promise<void>
+  /**
+   * Uses an invite once, atomically: the invite after the use, or undefined for an unknown,
+   * expired or used-up code (nothing counted then).
+   */
+  redeemInvite(code: string, now: number): Promise<Invite | undefined>
+  /** Appends to the room's audit trail (the newest `AUDIT_KEPT` are kept). */
+  record(entry: AuditEntry): Promise<void>
+  /** The room's audit trail, newest first. */
+  auditTrail(room: string, limit: number): Promise<AuditEntry[]>
 }
+
+/** Audit entries kept per room. */
+export const AUDIT_KEPT = 1000
 
 /** One of a room's entries as the feed carries it: its JSON as stored, delivered without parsing. */
 export interface FeedEntry {

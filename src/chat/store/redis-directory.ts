@@ -1,14 +1,40 @@
 // The cluster's directory: rooms and memberships in Redis. A room's record and its members sit
 // under the room's hash tag; each user's list of rooms under the user's own, an index written
 // after the room's side (the room's side is the truth when the two disagree).
-import type { Directory, Membership, Role, RoomRecord } from './parts.js'
+import {
+  AUDIT_KEPT,
+  type AuditEntry,
+  type Directory,
+  type Invite,
+  type Membership,
+  type Restriction,
+  type RestrictionKind,
+  type Role,
+  type RoomRecord
+} from './parts.js'
 import type { RedisCalls } from './redis-calls.js'
 
 export const DIRECTORY_KEY = {
   info: (room: string) => `chat:{${room}}:info`,
   roles: (room: string) => `chat:{${room}}:roles`,
-  userRooms: (userId: string) => `chat:user:{${userId}}:rooms`
+  userRooms: (userId: string) => `chat:user:{${userId}}:rooms`,
+  /** Bans and mutes: user id → JSON. */
+  restrictions: (kind: RestrictionKind, room: string) => `chat:{${room}}:${kind}s`,
+  blocks: (userId: string) => `chat:user:{${userId}}:blocks`,
+  invite: (code: string) => `chat:invite:{${code}}`,
+  audit: (room: string) => `chat:{${room}}:audit`
 }
+
+// KEYS: the invite. ARGV: now. The invite's fields after one use, or nothing for an unknown,
+// expired or used-up code.
+const REDEEM = `
+local f = redis.call('HMGET', KEYS[1], 'expiresAt', 'maxUses', 'uses')
+if not f[1] then return false end
+if tonumber(f[1]) <= tonumber(ARGV[1]) then return false end
+if f[2] and f[2] ~= '' and tonumber(f[3]) >= tonumber(f[2]) then return false end
+redis.call('HINCRBY', KEYS[1], 'uses', 1)
+return redis.call('HGETALL', KEYS[1])
+`
 
 const MAY_HAVE_RUN = 'The change may not have been made; retry'
 
@@ -18,7 +44,11 @@ interface Stored {
 }
 
 export class RedisDirectory implements Directory {
-  constructor(private readonly calls: RedisCalls) {}
+  private readonly redeemScript
+
+  constructor(private readonly calls: RedisCalls) {
+    this.redeemScript = calls.script('chatRedeemInvite', 1, REDEEM)
+  }
 
   private get redis() {
     return this.calls.redis
@@ -85,6 +115,127 @@ export class RedisDirectory implements Directory {
     return this.calls.call('roomMembers', async () => {
       const all = await this.redis.hgetall(DIRECTORY_KEY.roles(room))
       return Object.entries(all).map(([userId, json]) => ({ room, userId, ...(JSON.parse(json) as Stored) }))
+    })
+  }
+
+  restrict(kind: RestrictionKind, restriction: Restriction): Promise<void> {
+    const key = DIRECTORY_KEY.restrictions(kind, restriction.room)
+    return this.calls.call(
+      'restrict',
+      async () => {
+        await this.redis.hset(key, restriction.userId, JSON.stringify(restriction))
+      },
+      MAY_HAVE_RUN
+    )
+  }
+
+  lift(kind: RestrictionKind, room: string, userId: string): Promise<boolean> {
+    return this.calls.call(
+      'lift',
+      async () => (await this.redis.hdel(DIRECTORY_KEY.restrictions(kind, room), userId)) === 1,
+      MAY_HAVE_RUN
+    )
+  }
+
+  restriction(kind: RestrictionKind, room: string, userId: string, now: number): Promise<Restriction | undefined> {
+    return this.calls.call('restriction', async () => {
+      const json = await this.redis.hget(DIRECTORY_KEY.restrictions(kind, room), userId)
+      if (json === null) return undefined
+      const found = JSON.parse(json) as Restriction
+      // An ended one stays until it is replaced or lifted: it counts as none.
+      return found.until !== undefined && found.until <= now ? undefined : found
+    })
+  }
+
+  block(userId: string, other: string): Promise<void> {
+    return this.calls.call(
+      'block',
+      async () => {
+        await this.redis.sadd(DIRECTORY_KEY.blocks(userId), other)
+      },
+      MAY_HAVE_RUN
+    )
+  }
+
+  unblock(userId: string, other: string): Promise<boolean> {
+    return this.calls.call(
+      'unblock',
+      async () => (await this.redis.srem(DIRECTORY_KEY.blocks(userId), other)) === 1,
+      MAY_HAVE_RUN
+    )
+  }
+
+  hasBlocked(userId: string, other: string): Promise<boolean> {
+    return this.calls.call(
+      'hasBlocked',
+      async () => (await this.redis.sismember(DIRECTORY_KEY.blocks(userId), other)) === 1
+    )
+  }
+
+  createInvite(invite: Invite): Promise<void> {
+    const key = DIRECTORY_KEY.invite(invite.code)
+    return this.calls.call(
+      'createInvite',
+      async () => {
+        await this.redis
+          .multi()
+          .hset(key, {
+            room: invite.room,
+            by: invite.by,
+            createdAt: invite.createdAt,
+            expiresAt: invite.expiresAt,
+            maxUses: invite.maxUses ?? '',
+            uses: invite.uses
+          })
+          .pexpireat(key, invite.expiresAt)
+          .exec()
+      },
+      MAY_HAVE_RUN
+    )
+  }
+
+  redeemInvite(code: string, now: number): Promise<Invite | undefined> {
+    return this.calls.call(
+      'redeemInvite',
+      async () => {
+        const flat = (await this.redeemScript(DIRECTORY_KEY.invite(code), now)) as string[] | null
+        if (flat === null) return undefined
+        const f: Record<string, string> = {}
+        for (let i = 0; i < flat.length; i += 2) f[flat[i] as string] = flat[i + 1] as string
+        const invite: Invite = {
+          code,
+          room: f.room as string,
+          by: f.by as string,
+          createdAt: Number(f.createdAt),
+          expiresAt: Number(f.expiresAt),
+          uses: Number(f.uses)
+        }
+        if (f.maxUses !== undefined && f.maxUses !== '') invite.maxUses = Number(f.maxUses)
+        return invite
+      },
+      MAY_HAVE_RUN
+    )
+  }
+
+  record(entry: AuditEntry): Promise<void> {
+    const key = DIRECTORY_KEY.audit(entry.room)
+    return this.calls.call(
+      'record',
+      async () => {
+        await this.redis
+          .multi()
+          .lpush(key, JSON.stringify(entry))
+          .ltrim(key, 0, AUDIT_KEPT - 1)
+          .exec()
+      },
+      MAY_HAVE_RUN
+    )
+  }
+
+  auditTrail(room: string, limit: number): Promise<AuditEntry[]> {
+    return this.calls.call('auditTrail', async () => {
+      const list = await this.redis.lrange(DIRECTORY_KEY.audit(room), 0, Math.min(limit, AUDIT_KEPT) - 1)
+      return list.map((json) => JSON.parse(json) as AuditEntry)
     })
   }
 }
