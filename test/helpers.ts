@@ -21,8 +21,16 @@ export interface Teardown {
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!'
 
+/** Test apps run without the per-user room budget (most tests send many messages as one user) unless a test sets it. */
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', JWT_SECRET: TEST_SECRET, ...env })
+  return loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: TEST_SECRET,
+    USER_ROOM_MESSAGES_PER_MIN: '0',
+    ...env
+  })
 }
 
 export interface TestApp {
@@ -218,4 +226,18 @@ export function requireTool(t: Test, name: string): string | undefined {
     t.plan(0, message)
   }
   return undefined
+}
+
+/** An HTTP call with a Bearer token and a JSON body; resolves with the status and parsed body. */
+export async function api(url: string, token: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' })
+    },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  const text = await res.text()
+  return { status: res.status, body: (text === '' ? undefined : JSON.parse(text)) as any }
 }

@@ -9,10 +9,13 @@ import type { Directory, Role } from './store/parts.js'
 /** The same answer whether the room exists or not: nobody learns a private room's name by asking. */
 export const NOT_YOURS = 'This room is not open to you'
 
+/** A ban's or mute's end when it has none (JSON carries it, as it cannot Infinity). */
+export const FOR_GOOD = Number.MAX_SAFE_INTEGER
+
 /** What a socket that was let into a room may do there. */
 export interface RoomGrant {
   role: Role
-  /** Muted until then (ms since the epoch; Infinity for good): may read, not send or type. */
+  /** Muted until then (ms since the epoch; FOR_GOOD): may read, not send or type. */
   mutedUntil?: number
 }
 
@@ -30,14 +33,18 @@ export class RoomAccess {
       this.directory.restriction('mute', room, user.id, now)
     ])
     if (ban !== undefined) throw new ChatError('FORBIDDEN', NOT_YOURS)
-    const mutedUntil = mute === undefined ? undefined : (mute.until ?? Number.POSITIVE_INFINITY)
-    if (membership !== undefined) return { role: membership.role, mutedUntil }
+    const mutedUntil = mute === undefined ? undefined : (mute.until ?? FOR_GOOD)
+    if (membership !== undefined) {
+      // Member lists show the name a member was last seen with.
+      if (membership.name !== user.name) await this.directory.setMembership({ ...membership, name: user.name })
+      return { role: membership.role, mutedUntil }
+    }
     if (roomKind(room) !== 'public') throw new ChatError('FORBIDDEN', NOT_YOURS)
     // Memberships are kept for good: without a bound, joins of ever new names would grow them.
     if ((await this.directory.membershipCount(user.id)) >= MAX_MEMBERSHIPS_PER_USER) {
       throw new ChatError('INVALID_PAYLOAD', `A user may be a member of at most ${MAX_MEMBERSHIPS_PER_USER} rooms`)
     }
-    await this.directory.setMembership({ room, userId: user.id, role: 'member', since: now })
+    await this.directory.setMembership({ room, userId: user.id, role: 'member', since: now, name: user.name })
     return { role: 'member', mutedUntil }
   }
 }

@@ -21,6 +21,7 @@ import type {
   JoinResult,
   LeavePayload,
   Member,
+  MembershipChange,
   SendPayload,
   SendResult,
   ServerToClientEvents,
@@ -42,6 +43,8 @@ export interface SocketData {
   typingIn: Set<string>
   /** What this socket may do in each room it was let into (role, mute): set at the join, changed by moderation. */
   grants: Map<string, RoomGrant>
+  /** Counts membership changes applied to this socket: a join that read its grant meanwhile reads again. */
+  changes: number
   /** Joins not yet in the room's broadcast: events for the room wait for them. */
   entering: Map<string, Promise<void>>
   /** Answers that carry messages, made in turn within the socket's output bound. */
@@ -101,6 +104,7 @@ export class ChatService {
     socket.data.typingIn = new Set()
     socket.data.entering = new Map()
     socket.data.grants = new Map()
+    socket.data.changes = 0
     socket.data.answers = new AnswerQueue(() => bufferedBytes(socket.conn))
     socket.data.bucket = new TokenBucket(this.options.messageRatePerSec, this.options.messageBurst)
     socket.data.roomBucket = new TokenBucket(this.options.roomRatePerSec, this.options.roomBurst)
@@ -217,7 +221,15 @@ export class ChatService {
   /** The access policy's word on this join; a socket refused is in the room in no way at all. */
   private async admit(socket: ChatSocket, room: string, rejoin: boolean): Promise<void> {
     try {
-      socket.data.grants.set(room, await this.access.admit(socket.data.user, room))
+      // A change to the user's memberships that arrived during the read may not be in it: again.
+      for (let attempt = 0; ; attempt++) {
+        const before = socket.data.changes
+        const grant = await this.access.admit(socket.data.user, room)
+        if (socket.data.changes === before || attempt === 2) {
+          socket.data.grants.set(room, grant)
+          break
+        }
+      }
     } catch (err) {
       socket.data.rooms.delete(room)
       socket.data.grants.delete(room)
@@ -304,6 +316,53 @@ export class ChatService {
       throw new ChatError('UNAVAILABLE', 'The chat store is unavailable; typing is not shown meanwhile')
     socket.to(chatRoom(room)).except(userRoom(user.id)).emit('typing', { room, user, typing })
     return {}
+  }
+
+  /** The user's sockets on this node. */
+  private socketsOf(userId: string): ChatSocket[] {
+    const nsp = this.io.of('/')
+    const sockets: ChatSocket[] = []
+    for (const id of nsp.adapter.rooms.get(userRoom(userId)) ?? []) {
+      const socket = nsp.sockets.get(id) as ChatSocket | undefined
+      if (socket !== undefined) sockets.push(socket)
+    }
+    return sockets
+  }
+
+  /**
+   * A membership change made on any node, applied to this node's sockets of the user: a removed
+   * user's sockets leave the room's broadcast (and presence) and hear `room:removed`; a new
+   * member's hear `room:added`; a role or mute reaches the grant that send and typing read.
+   */
+  async applyChange(change: MembershipChange): Promise<void> {
+    const sockets = this.socketsOf(change.userId)
+    for (const socket of sockets) socket.data.changes++
+    if (change.kind === 'added') {
+      for (const socket of sockets) socket.emit('room:added', { room: change.room, role: change.role })
+      return
+    }
+    const { room } = change
+    if (change.kind === 'grant') {
+      for (const socket of sockets) {
+        const grant = socket.data.grants.get(room)
+        if (grant === undefined) continue
+        if (change.role !== undefined) grant.role = change.role
+        if (change.mutedUntil !== undefined) grant.mutedUntil = change.mutedUntil ?? undefined
+      }
+      return
+    }
+    await Promise.all(
+      sockets.map(async (socket) => {
+        if (socket.data.rooms.delete(room)) {
+          socket.data.grants.delete(room)
+          this.stopTyping(socket, room)
+          await socket.leave(chatRoom(room))
+          await this.forget(socket, room).catch(() => {})
+        }
+        socket.emit('room:removed', { room, reason: change.reason })
+      })
+    )
+    this.unfollowIfEmpty(room)
   }
 
   async deleteMessage(socket: ChatSocket, { room, id }: DeletePayload): Promise<EmptyResult> {

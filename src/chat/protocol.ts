@@ -170,8 +170,19 @@ export interface ServerToClientEvents {
   'room:removed': (event: RoomRemovedEvent) => void
 }
 
-// biome-ignore lint/suspicious/noEmptyInterface: Socket.IO's typed server takes an event map; there are no inter-server events
-export interface InterServerEvents {}
+/**
+ * A membership change, told to every node so that each applies it to its own sockets of the
+ * user before the call that made it answers (see chat/changes.ts).
+ */
+export type MembershipChange =
+  | { kind: 'added'; userId: string; room: RoomInfo; role: RoleName }
+  | { kind: 'removed'; userId: string; room: string; reason: RoomRemovedEvent['reason'] }
+  /** A new role, or a mute set or lifted (`mutedUntil` null: not muted). */
+  | { kind: 'grant'; userId: string; room: string; role?: RoleName; mutedUntil?: number | null }
+
+export interface InterServerEvents {
+  membership: (change: MembershipChange, ack: (result: 'ok' | 'failed') => void) => void
+}
 
 export type ClientEventName = keyof ClientToServerEvents
 

@@ -4,10 +4,12 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fas
 import fp from 'fastify-plugin'
 import socketIoModule, { type FastifySocketioOptions } from 'fastify-socket.io'
 import { Admission, REJECTION_REASONS } from '../chat/admission.js'
+import { MembershipChanges } from '../chat/changes.js'
 import { type ChatServer, ChatService, type ChatSocket } from '../chat/chat-service.js'
 import { Deliverer } from '../chat/delivery/coalescer.js'
 import { drain } from '../chat/drain.js'
 import { metricHooks } from '../chat/event-metrics.js'
+import { Moderation } from '../chat/moderation.js'
 import { watchSlowConsumers } from '../chat/slow-consumers.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
 import { chatRoomName, isChatRoom } from '../chat/socket-rooms.js'
@@ -20,6 +22,7 @@ declare module 'fastify' {
     // fastify-socket.io decorates `io` without declaring it.
     io: ChatServer
     chat: ChatService
+    moderation: Moderation
   }
 }
 
@@ -111,7 +114,15 @@ export default fp(
       stopWatching()
       deliverer.close()
     })
-    const chat = new ChatService(io, options.store, deliverer, config)
+    const chat = new ChatService(io, options.store, deliverer, config, {
+      onAudit({ action, by, user }) {
+        metrics.moderationActions.inc({ action })
+        // The room stays out of the log (as from metrics): the trail in the store names it.
+        log.info({ event: 'audit', action, by, user }, 'membership or moderation change')
+      }
+    })
+    const changes = new MembershipChanges(io, (change) => chat.applyChange(change), options.adapter !== undefined)
+    fastify.decorate('moderation', new Moderation(options.store.directory, changes, chat.audit))
     metrics.countRoomsWith(function countRooms() {
       // Socket.IO rooms that are chat rooms: not a socket's own room, not a user's room.
       let count = 0

@@ -82,12 +82,15 @@ export default async function roomRoutes(fastify: FastifyInstance) {
       if (!(await store.directory.createRoom(record))) {
         throw new ChatError('CONFLICT', `${record.name} already has an owner`)
       }
+      const user = userOf(request)
       await store.directory.setMembership({
         room: record.name,
-        userId: userOf(request).id,
+        userId: user.id,
         role: 'owner',
-        since: record.createdAt
+        since: record.createdAt,
+        name: user.name
       })
+      await fastify.chat.audit.record('room.created', { room: record.name, by: user.id, detail: record.kind })
       return reply.code(201).send({ room: record })
     }
   )

@@ -1,20 +1,8 @@
 // Private rooms and the access policy at the join, tried as an attacker with a guest token would,
 // on one node and across two on Redis.
 import t, { type Test } from 'tap'
-import { guest, request, startApp } from '../helpers.js'
+import { api, guest, request, startApp } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
-
-async function api(url: string, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' })
-    },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  return { status: res.status, body: (await res.json()) as any }
-}
 
 /** Alice's private room on `aliceUrl`, and Mallory, a guest on `malloryUrl`, who is not in it. */
 async function aliceAndMallory(t: Test, aliceUrl: string, malloryUrl: string) {

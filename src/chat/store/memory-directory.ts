@@ -13,6 +13,10 @@ import {
 /** Invites kept at most before the expired ones are swept out. */
 const INVITES_BEFORE_SWEEP = 10_000
 
+function usable(invite: Invite, now: number): boolean {
+  return invite.expiresAt > now && (invite.maxUses === undefined || invite.uses < invite.maxUses)
+}
+
 export class MemoryDirectory implements Directory {
   private readonly rooms = new Map<string, RoomRecord>()
   /** room → userId → membership */
@@ -128,10 +132,16 @@ export class MemoryDirectory implements Directory {
     this.invites.set(invite.code, { ...invite })
   }
 
+  async invite(code: string, now: number): Promise<Invite | undefined> {
+    const invite = this.invites.get(code)
+    if (invite === undefined || !usable(invite, now)) return undefined
+    return { ...invite }
+  }
+
   async redeemInvite(code: string, now: number): Promise<Invite | undefined> {
     const invite = this.invites.get(code)
     if (invite === undefined) return undefined
-    if (invite.expiresAt <= now || (invite.maxUses !== undefined && invite.uses >= invite.maxUses)) {
+    if (!usable(invite, now)) {
       this.invites.delete(code)
       return undefined
     }

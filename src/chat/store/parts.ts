@@ -101,6 +101,10 @@ export interface Membership {
   userId: string
   role: Role
   since: number
+  /** The member's display name when last seen (joining, accepting), for member lists. */
+  name?: string
+  /** Set for a guest (a self-declared name). */
+  guest?: true
 }
 
 /** A ban (may not join, for good or until `until`) or a mute (stays and reads, may not send). */
@@ -186,6 +190,8 @@ export interface Directory {
   unblock(userId: string, other: string): Promise<boolean>
   hasBlocked(userId: string, other: string): Promise<boolean>
   createInvite(invite: Invite): Promise<void>
+  /** The invite as it stands, without using it; undefined for an unknown, expired or used-up code. */
+  invite(code: string, now: number): Promise<Invite | undefined>
   /**
    * Uses an invite once, atomically: the invite after the use, or undefined for an unknown,
    * expired or used-up code (nothing counted then).

@@ -41,6 +41,21 @@ const MAY_HAVE_RUN = 'The change may not have been made; retry'
 interface Stored {
   role: Role
   since: number
+  name?: string
+  guest?: true
+}
+
+function inviteOf(code: string, f: Record<string, string>): Invite {
+  const invite: Invite = {
+    code,
+    room: f.room as string,
+    by: f.by as string,
+    createdAt: Number(f.createdAt),
+    expiresAt: Number(f.expiresAt),
+    uses: Number(f.uses)
+  }
+  if (f.maxUses !== undefined && f.maxUses !== '') invite.maxUses = Number(f.maxUses)
+  return invite
 }
 
 export class RedisDirectory implements Directory {
@@ -76,8 +91,8 @@ export class RedisDirectory implements Directory {
     })
   }
 
-  setMembership({ room, userId, role, since }: Membership): Promise<void> {
-    const stored = JSON.stringify({ role, since } satisfies Stored)
+  setMembership({ room, userId, ...rest }: Membership): Promise<void> {
+    const stored = JSON.stringify(rest satisfies Stored)
     return this.calls.call(
       'setMembership',
       async () => {
@@ -194,6 +209,15 @@ export class RedisDirectory implements Directory {
     )
   }
 
+  invite(code: string, now: number): Promise<Invite | undefined> {
+    return this.calls.call('invite', async () => {
+      const f = await this.redis.hgetall(DIRECTORY_KEY.invite(code))
+      const invite = f.room === undefined ? undefined : inviteOf(code, f)
+      if (invite === undefined || invite.expiresAt <= now) return undefined
+      return invite.maxUses !== undefined && invite.uses >= invite.maxUses ? undefined : invite
+    })
+  }
+
   redeemInvite(code: string, now: number): Promise<Invite | undefined> {
     return this.calls.call(
       'redeemInvite',
@@ -202,16 +226,7 @@ export class RedisDirectory implements Directory {
         if (flat === null) return undefined
         const f: Record<string, string> = {}
         for (let i = 0; i < flat.length; i += 2) f[flat[i] as string] = flat[i + 1] as string
-        const invite: Invite = {
-          code,
-          room: f.room as string,
-          by: f.by as string,
-          createdAt: Number(f.createdAt),
-          expiresAt: Number(f.expiresAt),
-          uses: Number(f.uses)
-        }
-        if (f.maxUses !== undefined && f.maxUses !== '') invite.maxUses = Number(f.maxUses)
-        return invite
+        return inviteOf(code, f)
       },
       MAY_HAVE_RUN
     )

@@ -42,4 +42,69 @@ export function directoryContract(t: Test, make: MakeStore): void {
     t.same(await directory.memberships('nobody'), [])
     t.same(await directory.roomMembers('nowhere'), [])
   })
+
+  t.test('bans and mutes: in force until their end, lifted once', async (t) => {
+    const { directory } = await make(t)
+    const now = 1_700_000_000_000
+    const ban = { room: 'p.abc', userId: 'eve', by: 'ann', at: now, reason: 'spam' }
+    await directory.restrict('ban', ban)
+    t.same(await directory.restriction('ban', 'p.abc', 'eve', now), ban, 'for good')
+    t.equal(await directory.restriction('mute', 'p.abc', 'eve', now), undefined, 'a ban is no mute')
+    t.equal(await directory.restriction('ban', 'other', 'eve', now), undefined, 'per room')
+    const mute = { room: 'p.abc', userId: 'eve', by: 'ann', at: now, until: now + 1000 }
+    await directory.restrict('mute', mute)
+    t.same(await directory.restriction('mute', 'p.abc', 'eve', now + 999), mute)
+    t.equal(await directory.restriction('mute', 'p.abc', 'eve', now + 1000), undefined, 'ended at until')
+    t.equal(await directory.lift('ban', 'p.abc', 'eve'), true)
+    t.equal(await directory.lift('ban', 'p.abc', 'eve'), false, 'lifting twice')
+    t.equal(await directory.restriction('ban', 'p.abc', 'eve', now), undefined)
+  })
+
+  t.test('blocks are one way', async (t) => {
+    const { directory } = await make(t)
+    await directory.block('ann', 'eve')
+    t.equal(await directory.hasBlocked('ann', 'eve'), true)
+    t.equal(await directory.hasBlocked('eve', 'ann'), false, 'one way')
+    t.equal(await directory.unblock('ann', 'eve'), true)
+    t.equal(await directory.unblock('ann', 'eve'), false)
+    t.equal(await directory.hasBlocked('ann', 'eve'), false)
+  })
+
+  t.test('invites: each use counted atomically, none past maxUses or expiry', async (t) => {
+    const { directory } = await make(t)
+    const now = Date.now()
+    const invite = {
+      code: 'c0de'.repeat(6),
+      room: 'p.abc',
+      by: 'ann',
+      createdAt: now,
+      expiresAt: now + 60_000,
+      uses: 0
+    }
+    await directory.createInvite({ ...invite, maxUses: 3 })
+    t.match(await directory.invite(invite.code, now), { room: 'p.abc', uses: 0, maxUses: 3 }, 'seen, not used')
+    const uses = await Promise.all([1, 2, 3, 4, 5].map(() => directory.redeemInvite(invite.code, now)))
+    t.same(uses.map((u) => u?.uses ?? 0).sort(), [0, 0, 1, 2, 3], 'five at once: three uses, two refused')
+    t.equal(await directory.invite(invite.code, now), undefined, 'used up')
+    await directory.createInvite({ ...invite, code: 'open'.repeat(6) })
+    t.match(await directory.redeemInvite('open'.repeat(6), now), { uses: 1, by: 'ann', expiresAt: invite.expiresAt })
+    t.equal(await directory.redeemInvite('open'.repeat(6), now + 60_000), undefined, 'expired')
+    t.equal(await directory.invite('open'.repeat(6), now + 60_000), undefined)
+    t.equal(await directory.redeemInvite('unknown', now), undefined)
+  })
+
+  t.test("a room's audit trail, newest first", async (t) => {
+    const { directory } = await make(t)
+    await directory.record({ at: 1, action: 'room.created', room: 'p.abc', by: 'ann', detail: 'private' })
+    await directory.record({ at: 2, action: 'member.added', room: 'p.abc', by: 'ann', user: 'bob' })
+    await directory.record({ at: 3, action: 'ban', room: 'other', by: 'cy', user: 'eve' })
+    t.same(
+      (await directory.auditTrail('p.abc', 10)).map((e) => e.action),
+      ['member.added', 'room.created']
+    )
+    t.same(await directory.auditTrail('p.abc', 1), [
+      { at: 2, action: 'member.added', room: 'p.abc', by: 'ann', user: 'bob' }
+    ])
+    t.same(await directory.auditTrail('nowhere', 10), [])
+  })
 }
