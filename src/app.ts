@@ -14,6 +14,7 @@ import securityPlugin from './plugins/security.js'
 import socketPlugin, { SOCKET_PATH } from './plugins/socket-io.js'
 import staticClientPlugin from './plugins/static-client.js'
 import storePlugin from './plugins/store.js'
+import directRoutes from './routes/direct.js'
 import memberRoutes from './routes/members.js'
 import roomRoutes from './routes/rooms.js'
 import sessionRoutes from './routes/session.js'
@@ -62,6 +63,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(sessionRoutes, { config, redis: app.redisClient })
   await app.register(roomRoutes)
   await app.register(memberRoutes)
+  await app.register(directRoutes)
   await app.register(staticClientPlugin)
   return app
 }

@@ -17,10 +17,18 @@ export interface RoomGrant {
   role: Role
   /** Muted until then (ms since the epoch; FOR_GOOD): may read, not send or type. */
   mutedUntil?: number
+  /** In a direct room: the other user blocked this one, who may read, not send or type. */
+  blocked?: boolean
 }
 
 export class RoomAccess {
   constructor(private readonly directory: Directory) {}
+
+  /** Whether the other user of direct room `room` blocked `userId`. */
+  private async blockedIn(room: string, userId: string): Promise<boolean> {
+    const other = (await this.directory.roomMembers(room)).find((m) => m.userId !== userId)
+    return other !== undefined && (await this.directory.hasBlocked(other.userId, userId))
+  }
 
   /**
    * Lets `user` into `room` or refuses FORBIDDEN: anyone not banned into a public room
@@ -37,7 +45,9 @@ export class RoomAccess {
     if (membership !== undefined) {
       // Member lists show the name a member was last seen with.
       if (membership.name !== user.name) await this.directory.setMembership({ ...membership, name: user.name })
-      return { role: membership.role, mutedUntil }
+      const grant: RoomGrant = { role: membership.role, mutedUntil }
+      if (roomKind(room) === 'direct' && (await this.blockedIn(room, user.id))) grant.blocked = true
+      return grant
     }
     if (roomKind(room) !== 'public') throw new ChatError('FORBIDDEN', NOT_YOURS)
     // Memberships are kept for good: without a bound, joins of ever new names would grow them.
@@ -49,9 +59,10 @@ export class RoomAccess {
   }
 }
 
-/** Refuses FORBIDDEN while `grant` carries a mute in force. */
+/** Refuses FORBIDDEN while `grant` carries a mute in force, or a block. */
 export function requireVoice(grant: RoomGrant | undefined, now = Date.now()): void {
   if (grant?.mutedUntil !== undefined && grant.mutedUntil > now) {
     throw new ChatError('FORBIDDEN', 'You are muted in this room')
   }
+  if (grant?.blocked === true) throw new ChatError('FORBIDDEN', 'You cannot write to this user')
 }

@@ -348,6 +348,7 @@ export class ChatService {
         if (grant === undefined) continue
         if (change.role !== undefined) grant.role = change.role
         if (change.mutedUntil !== undefined) grant.mutedUntil = change.mutedUntil ?? undefined
+        if (change.blocked !== undefined) grant.blocked = change.blocked
       }
       return
     }

@@ -177,8 +177,11 @@ export interface ServerToClientEvents {
 export type MembershipChange =
   | { kind: 'added'; userId: string; room: RoomInfo; role: RoleName }
   | { kind: 'removed'; userId: string; room: string; reason: RoomRemovedEvent['reason'] }
-  /** A new role, or a mute set or lifted (`mutedUntil` null: not muted). */
-  | { kind: 'grant'; userId: string; room: string; role?: RoleName; mutedUntil?: number | null }
+  /**
+   * A new role, a mute set or lifted (`mutedUntil` null: not muted), or the other user of a
+   * direct room blocking or unblocking this one.
+   */
+  | { kind: 'grant'; userId: string; room: string; role?: RoleName; mutedUntil?: number | null; blocked?: boolean }
 
 export interface InterServerEvents {
   membership: (change: MembershipChange, ack: (result: 'ok' | 'failed') => void) => void

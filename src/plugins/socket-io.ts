@@ -7,6 +7,7 @@ import { Admission, REJECTION_REASONS } from '../chat/admission.js'
 import { MembershipChanges } from '../chat/changes.js'
 import { type ChatServer, ChatService, type ChatSocket } from '../chat/chat-service.js'
 import { Deliverer } from '../chat/delivery/coalescer.js'
+import { DirectRooms } from '../chat/direct.js'
 import { drain } from '../chat/drain.js'
 import { metricHooks } from '../chat/event-metrics.js'
 import { Moderation } from '../chat/moderation.js'
@@ -23,6 +24,7 @@ declare module 'fastify' {
     io: ChatServer
     chat: ChatService
     moderation: Moderation
+    direct: DirectRooms
   }
 }
 
@@ -54,6 +56,7 @@ export type SocketConfig = Pick<
   | 'coalesceMinSockets'
   | 'maxBufferedBytes'
   | 'drainTimeoutMs'
+  | 'jwtSecret'
 >
 
 // fastify-socket.io is CommonJS with `exports.default`; seen from ESM that is one level down.
@@ -123,6 +126,7 @@ export default fp(
     })
     const changes = new MembershipChanges(io, (change) => chat.applyChange(change), options.adapter !== undefined)
     fastify.decorate('moderation', new Moderation(options.store.directory, changes, chat.audit))
+    fastify.decorate('direct', new DirectRooms(options.store.directory, changes, chat.audit, config.jwtSecret))
     metrics.countRoomsWith(function countRooms() {
       // Socket.IO rooms that are chat rooms: not a socket's own room, not a user's room.
       let count = 0

@@ -129,10 +129,14 @@ export default async function roomRoutes(fastify: FastifyInstance) {
       store.log.latest(membership.room, 1)
     ])
     const kind: RoomKind = record?.kind ?? roomKind(membership.room)
+    const title =
+      kind === 'direct'
+        ? await fastify.direct.titleFor(membership.room, membership.userId)
+        : (record?.title ?? membership.room)
     return {
       name: membership.room,
       kind,
-      title: record?.title ?? membership.room,
+      title,
       createdAt: record?.createdAt ?? membership.since,
       role: membership.role,
       lastSeq: last?.seq ?? 0,
