@@ -139,6 +139,8 @@ async function startService(count = 1, redisUrl?: string, dir = root): Promise<S
         JWT_SECRET: SECRET,
         LOG_LEVEL: 'warn',
         MESSAGE_RATE_PER_SEC: '0',
+        // Each load sender sends far past a person's budget in its room.
+        USER_ROOM_MESSAGES_PER_MIN: '0',
         MAX_CONNECTIONS_PER_USER: '10000',
         // Every load generator connects from 127.0.0.1 (the idle scenario opens 5,000).
         MAX_CONNECTIONS_PER_ADDRESS: '0'

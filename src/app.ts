@@ -56,6 +56,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(storePlugin, {
     redisUrl: config.redisUrl,
     historyLimit: config.historyLimit,
+    userRoomMessagesPerMin: config.userRoomMessagesPerMin,
     store: options.store
   })
   await app.register(healthPlugin, { pingStore: () => app.store.ping() })

@@ -19,6 +19,8 @@ export interface Config {
   trustProxy: boolean | string[]
   corsOrigins: string[] | undefined
   historyLimit: number
+  /** Messages one user may add to one room per minute, across connections and nodes (0: no budget). */
+  userRoomMessagesPerMin: number
   maxMessageLength: number
   /** Largest Socket.IO frame accepted; a bigger one closes that connection only. */
   maxFrameBytes: number
@@ -187,6 +189,9 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxy(env, 'TRUST_PROXY'),
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     historyLimit: int(env, 'HISTORY_LIMIT', 1000, 1, 1_000_000),
+    // Above what anyone types (a burst of 30, then one every 2 s), and pushing a full history
+    // of 1,000 out of a room takes one user half an hour instead of seconds.
+    userRoomMessagesPerMin: int(env, 'USER_ROOM_MESSAGES_PER_MIN', 30, 0, 1_000_000),
     maxMessageLength,
     // A character can take up to 6 bytes once JSON-escaped (\uXXXX); leave room for the envelope.
     maxFrameBytes: Math.max(64 * 1024, maxMessageLength * 6 + 4096),

@@ -7,7 +7,6 @@ export { ErrorCode }
 
 export const HttpErrorCode = {
   ...ErrorCode,
-  NOT_FOUND: 'NOT_FOUND',
   REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',

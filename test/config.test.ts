@@ -14,6 +14,7 @@ t.test('defaults follow the contract', async (t) => {
     trustProxy: false,
     corsOrigins: undefined,
     historyLimit: 1000,
+    userRoomMessagesPerMin: 30,
     maxMessageLength: 2000,
     messageRatePerSec: 5,
     messageBurst: 20,
@@ -43,6 +44,7 @@ t.test('values are read and typed', async (t) => {
     TRUST_PROXY: '10.0.0.0/8, 127.0.0.1, loopback, fd00::/8',
     CORS_ORIGINS: 'https://a.example.com, http://localhost:5173',
     HISTORY_LIMIT: '50',
+    USER_ROOM_MESSAGES_PER_MIN: '12',
     MAX_MESSAGE_LENGTH: '500',
     MESSAGE_RATE_PER_SEC: '0.5',
     MESSAGE_BURST: '3',
@@ -68,6 +70,7 @@ t.test('values are read and typed', async (t) => {
     trustProxy: ['10.0.0.0/8', '127.0.0.1', 'loopback', 'fd00::/8'],
     corsOrigins: ['https://a.example.com', 'http://localhost:5173'],
     historyLimit: 50,
+    userRoomMessagesPerMin: 12,
     maxMessageLength: 500,
     messageRatePerSec: 0.5,
     messageBurst: 3,
@@ -84,6 +87,7 @@ t.test('values are read and typed', async (t) => {
     requestTimeoutMs: 30000
   })
   t.equal(loadConfig({ MESSAGE_RATE_PER_SEC: '0' }).messageRatePerSec, 0, '0 turns the limit off')
+  t.equal(loadConfig({ USER_ROOM_MESSAGES_PER_MIN: '0' }).userRoomMessagesPerMin, 0, '0 turns the budget off')
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true, 'TRUST_PROXY=true trusts every hop')
   t.equal(loadConfig({ TRUST_PROXY: '0' }).trustProxy, false, '0 trusts no proxy')
   t.equal(loadConfig({ PORT: '  ' }).port, 3000, 'blank is unset')
@@ -105,6 +109,9 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ MESSAGE_RATE_PER_SEC: 'fast' }, 'MESSAGE_RATE_PER_SEC'],
   [{ MESSAGE_RATE_PER_SEC: '-1' }, 'MESSAGE_RATE_PER_SEC'],
   [{ MESSAGE_BURST: '-1' }, 'MESSAGE_BURST'],
+  [{ USER_ROOM_MESSAGES_PER_MIN: '-1' }, 'USER_ROOM_MESSAGES_PER_MIN'],
+  [{ USER_ROOM_MESSAGES_PER_MIN: '2.5' }, 'USER_ROOM_MESSAGES_PER_MIN'],
+  [{ USER_ROOM_MESSAGES_PER_MIN: 'many' }, 'USER_ROOM_MESSAGES_PER_MIN'],
   [{ MAX_CONNECTIONS_PER_ADDRESS: '-1' }, 'MAX_CONNECTIONS_PER_ADDRESS'],
   [{ MAX_CONNECTIONS_PER_ADDRESS: 'lots' }, 'MAX_CONNECTIONS_PER_ADDRESS'],
   [{ MESSAGE_BURST: '0' }, 'MESSAGE_BURST'],

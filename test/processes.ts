@@ -28,7 +28,16 @@ export async function startNode(
 ): Promise<Node> {
   const proc = spawn(process.execPath, [...nodeArgs, serverEntry], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env },
+    // Without the per-user room budget unless a test sets it, as testConfig.
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      JWT_SECRET: TEST_SECRET,
+      LOG_LEVEL: 'info',
+      USER_ROOM_MESSAGES_PER_MIN: '0',
+      ...env
+    },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const exited = once(proc, 'exit').then(([code]) => code as number | null)

@@ -6,17 +6,21 @@
 // wait their turn (a reconnect rejoining a hundred rooms at once is answered in full, in a few
 // turns); a client that stops reading has them refused RATE_LIMITED.
 import { ChatError } from '../errors.js'
-import type { Message } from './protocol.js'
+import type { Entry } from './protocol.js'
 
 export const ANSWER_BYTES = 1024 * 1024
 const OUTPUT_BYTES = 2 * ANSWER_BYTES
 
 /** `messages` cut to an answer's size, keeping the newest or the oldest of them. */
-export type Fit = (messages: Message[], keep: 'newest' | 'oldest') => Message[]
+export type Fit = <T extends Entry>(messages: T[], keep: 'newest' | 'oldest') => T[]
 
-/** A message's size as JSON, at most (every UTF-16 unit escaped as \uXXXX), with its envelope. */
-const mostBytes = (m: Message) =>
-  (m.text.length + m.user.name.length + m.user.id.length + m.room.length + m.id.length + (m.clientId?.length ?? 0)) *
+/** An entry's size as JSON, at most (every UTF-16 unit escaped as \uXXXX), with its envelope. */
+const mostBytes = (m: Entry) =>
+  (('type' in m ? m.target.length : m.text.length + (m.clientId?.length ?? 0)) +
+    m.user.name.length +
+    m.user.id.length +
+    m.room.length +
+    m.id.length) *
     6 +
   100
 
@@ -24,11 +28,11 @@ const mostBytes = (m: Message) =>
  * `messages` (in seq order) cut to `budget` bytes of JSON, keeping the newest or the oldest;
  * never fewer than one. Also their size: exact when cut, otherwise at most that.
  */
-export function fit(
-  messages: Message[],
+export function fit<T extends Entry>(
+  messages: T[],
   budget: number,
   keep: 'newest' | 'oldest'
-): { messages: Message[]; bytes: number } {
+): { messages: T[]; bytes: number } {
   let bound = 0
   for (const m of messages) bound += mostBytes(m)
   if (bound <= budget) return { messages, bytes: bound }

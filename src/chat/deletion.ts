@@ -1,7 +1,10 @@
-// Deleting a message: who may (its author, the room's owner and moderators), and what it leaves
-// (a deletion entry in the room's seq, the text erased wherever the log kept it).
+// Deleting a message: who may (its author; the room's owner and moderators, except in a direct
+// room), and what it leaves (a deletion entry in the room's seq, the text erased wherever the
+// log kept it). The log makes the check, the erasing and the entry one atomic step.
 import { ChatError } from '../errors.js'
 import type { AuditTrail } from './audit.js'
+import { captureTrace } from './delivery/room-writer.js'
+import { roomKind } from './limits.js'
 import type { Member } from './protocol.js'
 import type { MessageLog, Role } from './store/parts.js'
 
@@ -14,6 +17,23 @@ export interface DeleteRequest {
   role: Role | undefined
 }
 
-export async function deleteMessage(_log: MessageLog, _audit: AuditTrail, _request: DeleteRequest): Promise<void> {
-  throw new ChatError('UNAVAILABLE', 'Deleting messages is not served yet')
+/**
+ * Deletes a message, or refuses: FORBIDDEN (someone else's, and not a moderator here),
+ * NOT_FOUND (no message with that id in the retained history; a deletion entry is no message).
+ * A message deleted before answers again with nothing new stored and nothing audited.
+ */
+export async function deleteMessage(log: MessageLog, audit: AuditTrail, request: DeleteRequest): Promise<void> {
+  const { room, id, by, role } = request
+  if (role === undefined) throw new ChatError('FORBIDDEN', 'Only members of the room may delete its messages')
+  // In a direct room nobody moderates the other's words: each deletes only their own.
+  const moderates = roomKind(room) !== 'direct' && (role === 'owner' || role === 'moderator')
+  const { entry, author } = await log.delete({
+    room,
+    target: id,
+    user: by,
+    may: moderates ? 'any' : 'own',
+    ts: Date.now(),
+    trace: captureTrace()
+  })
+  if (entry !== undefined) await audit.record('message.deleted', { room, by: by.id, user: author.id, detail: id })
 }

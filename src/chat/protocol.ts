@@ -16,7 +16,8 @@ export const ErrorCode = {
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   UNKNOWN_EVENT: 'UNKNOWN_EVENT',
   FORBIDDEN: 'FORBIDDEN',
-  CONFLICT: 'CONFLICT'
+  CONFLICT: 'CONFLICT',
+  NOT_FOUND: 'NOT_FOUND'
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

@@ -22,6 +22,8 @@ declare module 'fastify' {
 export interface StoreOptions {
   redisUrl: string | undefined
   historyLimit: number
+  /** Messages one user may add to one room per minute, on every node together (0: no budget). */
+  userRoomMessagesPerMin?: number
   /** A ready-made store (tests); REDIS_URL is then ignored. */
   store?: ChatStore
 }
@@ -127,7 +129,7 @@ function clusterAdapter(url: string): { adapter: ReturnType<typeof createAdapter
   }
 }
 
-function redisStore(url: string, historyLimit: number, log: FastifyBaseLogger) {
+function redisStore(url: string, options: StoreOptions, log: FastifyBaseLogger) {
   const { client, up } = commandConnection(url, log)
   // The feed's subscriptions come back by themselves after a reconnection (auto-resubscribe);
   // a join does not wait for good on a Redis that hangs (command timeout).
@@ -140,7 +142,8 @@ function redisStore(url: string, historyLimit: number, log: FastifyBaseLogger) {
   })
   subscriber.on('error', () => {})
   const store = new RedisStore(client, subscriber, {
-    historyLimit,
+    historyLimit: options.historyLimit,
+    userRoomMessagesPerMin: options.userRoomMessagesPerMin,
     onError(err, operation) {
       // While Redis is known to be away, every refused operation would repeat the same news.
       log[up() ? 'warn' : 'debug'](
@@ -171,7 +174,7 @@ function redisStore(url: string, historyLimit: number, log: FastifyBaseLogger) {
 export default fp(
   async function storePlugin(fastify: FastifyInstance, options: StoreOptions) {
     if (options.store !== undefined || options.redisUrl === undefined) {
-      const store = options.store ?? new MemoryStore(options.historyLimit)
+      const store = options.store ?? new MemoryStore(options.historyLimit, undefined, options.userRoomMessagesPerMin)
       fastify.decorate('store', store)
       fastify.decorate('clusterAdapter', undefined)
       fastify.decorate('redisClient', undefined)
@@ -181,7 +184,7 @@ export default fp(
       return
     }
     const log = fastify.log.child({ component: 'redis' })
-    const redis = redisStore(options.redisUrl, options.historyLimit, log)
+    const redis = redisStore(options.redisUrl, options, log)
     const cluster = clusterAdapter(options.redisUrl)
     // Connected is not answering: a Redis that hangs keeps its connection open while every
     // command times out. The store knows from its heartbeats, readiness pings and commands.

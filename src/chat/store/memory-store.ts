@@ -1,6 +1,6 @@
 // The single-node store: every part in this process's memory, lost on restart. The feed calls
 // back at once, inside the append, so a room's entries arrive in seq order by construction.
-import type { Message } from '../protocol.js'
+import type { Entry } from '../protocol.js'
 import { MemoryDirectory } from './memory-directory.js'
 import { MemoryLog } from './memory-log.js'
 import { MemoryPresence } from './memory-presence.js'
@@ -9,16 +9,10 @@ import type { ChatStore, FeedEntry, RoomFeed } from './parts.js'
 class MemoryFeed implements RoomFeed {
   private readonly listeners: Array<(entry: FeedEntry) => void> = []
 
-  publish(message: Message, trace: Record<string, string> | undefined): void {
+  publish(entry: Entry, trace: Record<string, string> | undefined): void {
     if (this.listeners.length === 0) return
-    const entry: FeedEntry = {
-      room: message.room,
-      seq: message.seq,
-      id: message.id,
-      json: JSON.stringify(message),
-      trace
-    }
-    for (const listener of this.listeners) listener(entry)
+    const fed: FeedEntry = { room: entry.room, seq: entry.seq, id: entry.id, json: JSON.stringify(entry), trace }
+    for (const listener of this.listeners) listener(fed)
   }
 
   onEntry(listener: (entry: FeedEntry) => void): void {
@@ -37,13 +31,17 @@ export class MemoryStore implements ChatStore {
   readonly log: MemoryLog
   readonly available = true
 
-  /** @param maxRooms rooms with history kept at most (see MemoryLog). */
-  constructor(historyLimit: number, maxRooms?: number) {
+  /**
+   * @param maxRooms rooms with history kept at most (see MemoryLog)
+   * @param userRoomMessagesPerMin the send budget of a user in a room (0 or absent: none)
+   */
+  constructor(historyLimit: number, maxRooms?: number, userRoomMessagesPerMin?: number) {
     this.log = new MemoryLog({
       historyLimit,
       maxRooms,
+      userRoomMessagesPerMin,
       occupied: (room) => this.presence.occupied(room),
-      published: (message, trace) => this.feed.publish(message, trace)
+      published: (entry, trace) => this.feed.publish(entry, trace)
     })
   }
 

@@ -2,7 +2,7 @@
 // pass one contract suite: the message log, presence, the directory and the room feed. The chat
 // service never asks which implementation it has.
 import type { RoomKind } from '../limits.js'
-import type { Member, Message } from '../protocol.js'
+import type { DeletionEntry, Entry, Member, Message } from '../protocol.js'
 
 export type { RoomKind }
 
@@ -17,14 +17,15 @@ export interface AppendInput {
 }
 
 export interface AppendResult {
+  /** The message as stored: a tombstone (`text: ""`, `deleted: true`) for a retry of a deleted one. */
   message: Message
   /** True when `clientId` was already used by this user in this room: nothing new was stored. */
   duplicate: boolean
 }
 
 export interface SinceResult {
-  messages: Message[]
-  /** False when messages after `since` were already trimmed, or `since` is unknown to the room. */
+  messages: Entry[]
+  /** False when entries after `since` were already trimmed, or `since` is unknown to the room. */
   recovered: boolean
 }
 
@@ -34,20 +35,57 @@ export interface PageRange {
   limit: number
 }
 
-/** A room's entries: numbered, kept, de-duplicated. Every append reaches the room's feed. */
+export interface DeleteInput {
+  room: string
+  /** The message's id. */
+  target: string
+  /** Who deletes. */
+  user: Member
+  /** `any`: anyone's message (the room's owner and moderators); `own`: only the user's own. */
+  may: 'any' | 'own'
+  ts: number
+  trace?: Record<string, string>
+}
+
+export interface DeleteResult {
+  /** The deletion entry; undefined when the message was deleted before (nothing new stored). */
+  entry: DeletionEntry | undefined
+  /** The deleted message's author. */
+  author: Member
+}
+
+export interface MessageLogOptions {
+  historyLimit: number
+  /**
+   * Messages one user may add to one room per minute, across all connections and nodes: a
+   * bucket of that many, refilled at that rate (0 or absent: no budget).
+   */
+  userRoomMessagesPerMin?: number
+}
+
+/** A room's entries (messages and deletions): numbered, kept, de-duplicated. Every entry reaches the room's feed. */
 export interface MessageLog {
   /**
-   * One atomic step: the room's next `seq`, the history append and trim, de-duplication of a
-   * retried `clientId` (per user and room, while the first message is kept), and the feed.
+   * One atomic step: de-duplication of a retried `clientId` (per user and room, while the
+   * first message is kept), the user's send budget in the room (RATE_LIMITED, nothing stored),
+   * the room's next `seq`, the history append and trim, and the feed.
    */
   append(input: AppendInput): Promise<AppendResult>
-  /** The newest `limit` messages, in seq order. */
-  latest(room: string, limit: number): Promise<Message[]>
-  /** Every retained message with seq > `since`, in seq order. */
+  /**
+   * One atomic step: the check (`may`), the message's text erased where it was kept (history,
+   * its retry record), and a deletion entry at the room's next seq, through the feed. NOT_FOUND
+   * when the id is no message in the retained history (unknown, trimmed, or a deletion entry);
+   * FORBIDDEN when `may` is `own` and the message is someone else's. A message deleted before
+   * answers again with no new entry.
+   */
+  delete(input: DeleteInput): Promise<DeleteResult>
+  /** The newest `limit` entries, in seq order; deleted messages as tombstones in their place. */
+  latest(room: string, limit: number): Promise<Entry[]>
+  /** Every retained entry with seq > `since`, in seq order. */
   since(room: string, since: number): Promise<SinceResult>
-  /** Messages with after < seq < before, in seq order: the `limit` oldest when only `after` is
+  /** Entries with after < seq < before, in seq order: the `limit` oldest when only `after` is
    * given, otherwise the `limit` newest. */
-  page(room: string, range: PageRange): Promise<Message[]>
+  page(room: string, range: PageRange): Promise<Entry[]>
 }
 
 export interface RoomSummary {

@@ -14,6 +14,8 @@ export interface RedisStoreOptions extends RedisPresenceOptions {
   historyLimit: number
   /** How long a room's history outlives its last message (default 30 days). */
   roomTtlSeconds?: number
+  /** The send budget of a user in a room, per minute (0 or absent: none). */
+  userRoomMessagesPerMin?: number
   /** Called when an operation fails because Redis cannot be reached. */
   onError?: (err: unknown, operation: string) => void
   /** Told when a gap in a room's feed could not be filled from history (trimmed meanwhile). */

@@ -5,8 +5,8 @@ import { feedContract } from './feed-contract.js'
 import { logContract, type MakeStore } from './log-contract.js'
 import { presenceContract } from './presence-contract.js'
 
-const make: MakeStore = async (t, historyLimit = 10) => {
-  const store = new MemoryStore(historyLimit)
+const make: MakeStore = async (t, historyLimit = 10, options = {}) => {
+  const store = new MemoryStore(historyLimit, undefined, options.userRoomMessagesPerMin)
   t.teardown(() => store.close())
   return store
 }
@@ -21,7 +21,7 @@ t.test('the memory store keeps at most maxRooms rooms of history, never evicting
   await store.presence.add('joined', user, 's1')
   await store.log.append({ room: 'joined', user, text: 'stays', ts: 1 })
   for (const room of ['a', 'b', 'c', 'd']) await store.log.append({ room, user, text: room, ts: 1 })
-  const texts = async (room: string) => (await store.log.latest(room, 5)).map((m) => m.text)
+  const texts = async (room: string) => (await store.log.latest(room, 5)).map((m) => ('text' in m ? m.text : m.type))
   t.same(await texts('joined'), ['stays'], 'a room with members keeps its history')
   t.same(await texts('a'), [], 'the least recently written idle room was evicted')
   t.same(await texts('b'), [], 'and the next one')

@@ -32,7 +32,7 @@ if (redis !== undefined) {
     await until(() => subscriber.status === 'ready', 5000, 'the feed connection')
     return { store, client, subscriber, db: onDbNumber }
   }
-  const make: MakeStore = async (t, historyLimit) => (await open(t, historyLimit)).store
+  const make: MakeStore = async (t, historyLimit, options) => (await open(t, historyLimit, undefined, options)).store
   logContract(t, make)
   presenceContract(t, make)
   directoryContract(t, make)
@@ -263,7 +263,7 @@ if (redis !== undefined) {
       await store.ping()
       t.same(moved, [1], 'one room moved, told once')
       t.same(
-        (await store.log.latest('old', 10)).map((m) => m.text),
+        (await store.log.latest('old', 10)).map((m) => ('text' in m ? m.text : m.type)),
         ['first', 'second'],
         'its history reads as before'
       )
