@@ -47,16 +47,23 @@ async function secondSocket(t: Test, url: string, who: Guest, room: string): Pro
 }
 
 /**
- * After `removed` answered, nothing sent to the room reaches the removed user's sockets: Alice
- * sends a marker; once a member who stayed has it, the removed user's sockets must not.
+ * After `removed` answered, nothing of the room reaches the removed user's sockets: a member who
+ * stayed types and Alice sends a marker; once the witness has it, the removed sockets must
+ * have had no message, typing or presence of the room.
  */
-async function nothingReaches(t: Test, sender: Guest, witness: ClientSocket, removed: ClientSocket[], room: string) {
-  const seen = removed.map((socket) => collect(socket))
-  const marker = next(witness, 'message', (m) => 'text' in m && m.text === 'after the removal')
+async function nothingReaches(t: Test, sender: Guest, witness: Guest, removed: ClientSocket[], room: string) {
+  const seen = removed.map((socket) => {
+    const got: unknown[] = collect(socket)
+    socket.on('typing', (e) => got.push(e))
+    socket.on('presence', (e) => got.push(e))
+    return got
+  })
+  const marker = next(witness.socket, 'message', (m) => 'text' in m && m.text === 'after the removal')
+  t.equal((await request(witness.socket, 'typing', { room, typing: true })).ok, true)
   t.equal((await request(sender.socket, 'message:send', { room, text: 'after the removal' })).ok, true)
   await marker
   await new Promise((resolve) => setTimeout(resolve, 200))
-  for (const got of seen) t.same(got, [], 'nothing reaches a removed socket')
+  for (const got of seen) t.same(got, [], 'nothing of the room reaches a removed socket')
 }
 
 t.test('invites: a code of 144 bits, uses counted, expired or unknown codes answer alike', async (t) => {
@@ -163,7 +170,7 @@ t.test('a removal takes every socket of the user out at once; they may not come 
   const witness = await guest(t, url, 'Witness')
   await api(url, alice.token, 'PUT', `/api/rooms/${room}/members/${witness.user.id}`, { role: 'member' })
   await request(witness.socket, 'room:join', { room })
-  await nothingReaches(t, alice, witness.socket, [bob.socket, tab], room)
+  await nothingReaches(t, alice, witness, [bob.socket, tab], room)
   t.equal((await request(bob.socket, 'message:send', { room, text: 'still here?' })).error?.code, 'NOT_IN_ROOM')
   t.equal((await request(bob.socket, 'room:join', { room })).error?.code, 'FORBIDDEN', 'no way back in')
   t.equal((await request(tab, 'room:history', { room })).error?.code, 'NOT_IN_ROOM')
@@ -297,7 +304,7 @@ t.test(
 
     const told = [next(bob.socket, 'room:removed'), next(bobOnA, 'room:removed')]
     t.equal((await api(a.url, alice.token, 'PUT', `/api/rooms/${room}/bans/${bob.user.id}`, {})).status, 204)
-    await nothingReaches(t, alice, witness.socket, [bob.socket, bobOnA], room)
+    await nothingReaches(t, alice, witness, [bob.socket, bobOnA], room)
     t.same(await Promise.all(told), [
       { room, reason: 'banned' },
       { room, reason: 'banned' }
