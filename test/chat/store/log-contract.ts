@@ -206,6 +206,31 @@ function deletionContract(t: Test, make: MakeStore): void {
     t.ok(sent.every((m) => all.some((e) => e.id === m.id && 'deleted' in e && e.text === '')))
   })
 
+  t.test(
+    'a deletion racing the trim of its message: deleted, or NOT_FOUND; never a gap or a stray index',
+    async (t) => {
+      const log = (await make(t, 3)).log
+      for (let round = 0; round < 5; round++) {
+        const oldest = (await send(log, 'r', `old ${round}`)).message
+        await send(log, 'r', 'a')
+        await send(log, 'r', 'b')
+        const [deleted] = await Promise.all([
+          refusal(remove(log, 'r', oldest.id)),
+          send(log, 'r', 'c'),
+          send(log, 'r', 'd')
+        ])
+        t.ok(deleted.code === undefined || deleted.code === 'NOT_FOUND', `round ${round}: ${deleted.code ?? 'deleted'}`)
+        const kept = await log.latest('r', 10)
+        const last = kept.at(-1)!.seq
+        t.same(
+          kept.map((e) => e.seq),
+          [last - 2, last - 1, last]
+        )
+        t.equal((await refusal(remove(log, 'r', oldest.id))).code, 'NOT_FOUND', 'trimmed by now')
+      }
+    }
+  )
+
   t.test('text and names that are not valid Unicode are deleted like any other', async (t) => {
     const log = (await make(t, 10)).log
     const odd = { id: 'u-\ud800:x', name: 'Odd \udfff' }
