@@ -148,7 +148,9 @@ export class ChatService {
     rooms.add(room)
     let entered!: () => void
     const entering = new Promise<void>((resolve) => (entered = resolve))
-    socket.data.entering.set(room, entering)
+    // A rejoin of a room the socket is in holds nothing up: it is in the broadcast already (and
+    // a first join still under way keeps its own wait).
+    if (!rejoin) socket.data.entering.set(room, entering)
     let turn = false
     // The rest in its turn (see AnswerQueue): a join refused for waiting too long has done no more.
     return socket.data.answers
