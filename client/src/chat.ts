@@ -1,12 +1,14 @@
 // One sign-in's chat screen: its rooms, connection, sync and outbox, wired to each other and to
 // what the page shows. Made at sign-in, closed at sign-out; nothing of it runs after that.
 import { hasVisibleText, isRoomName } from '../../src/chat/limits.js'
-import type { Message } from '../../src/chat/protocol.js'
+import type { Message, RoleName, RoomInfo, RoomRemovedEvent } from '../../src/chat/protocol.js'
+import { type Invite, RoomAdmin } from './admin.js'
+import { api } from './api.js'
 import { Connection } from './connection.js'
 import { type Line, Outbox } from './outbox.js'
 import { request } from './request.js'
 import type { RoomState } from './room-state.js'
-import { Rooms } from './rooms.js'
+import { type ListedRoom, Rooms } from './rooms.js'
 import { fetchRooms, type Session } from './session.js'
 import { type Keep, Sync } from './sync.js'
 import { Typing } from './typing.js'
@@ -19,12 +21,21 @@ import {
   renderPublicRooms,
   renderRoomHead,
   renderRooms,
+  roomLabel,
   showNote,
+  showNotice,
   showRoomsMenu
 } from './view.js'
+import { type MemberAction, renderMemberPanel } from './view-members.js'
 
 const TYPING_SHOWN_MS = 6000
 const ROOM_NAMES = 'Room names are 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit.'
+const REMOVED_WORDS: Record<RoomRemovedEvent['reason'], (label: string) => string | undefined> = {
+  removed: (label) => `You were removed from ${label}.`,
+  banned: (label) => `You were banned from ${label}.`,
+  // Left on another device: this one follows, and nothing needs saying.
+  left: () => undefined
+}
 
 export interface ChatHooks {
   /** A line refused as it is goes back to the composer to be changed. */
@@ -39,10 +50,16 @@ export class Chat {
   private readonly sync: Sync
   private readonly outbox: Outbox
   private readonly typing: Typing
+  private readonly admin: RoomAdmin
   private readonly roomsTimer: ReturnType<typeof setInterval>
   private roomsRefresh: ReturnType<typeof setTimeout> | undefined
   /** The room a shown join error is about, if it came from a refused join. */
   private joinErrorRoom: string | undefined
+  /** The member whose menu is open, and the message whose deletion waits for a yes. */
+  private menuFor: string | undefined
+  private confirming: string | undefined
+  /** The invite link last made, shown while its room is open. */
+  private invite: Invite | undefined
   private closed = false
 
   constructor(
@@ -51,10 +68,7 @@ export class Chat {
     private readonly hooks: ChatHooks
   ) {
     this.connection = new Connection(session.token, {
-      connected: () => {
-        for (const room of this.rooms.all()) void this.sync.join(room)
-        void this.refreshPublicRooms()
-      },
+      connected: () => void this.connected(),
       disconnected: () => {
         this.sync.disconnected()
         this.render()
@@ -69,15 +83,27 @@ export class Chat {
       render: (keep) => this.render(keep),
       note: showNote,
       refused: (room, error) => this.showJoinError(describeError(error, 'join'), room.name),
-      unjoinable: (room) => this.dropRoom(room.name),
+      unjoinable: (room, forbidden) => {
+        // A room that was ours (removed or banned while away) says so; a name typed is refused
+        // in the join form's words.
+        if (forbidden && !room.chosen) showNotice(`You're no longer a member of ${roomLabel(room)}.`)
+        this.dropRoom(room.name)
+      },
       joined: (room) => {
+        room.chosen = false
         if (this.joinErrorRoom === room.name) this.showJoinError(undefined)
+        if (room.name === this.rooms.active) void this.admin.readRoster(room)
         this.refreshPublicRoomsSoon()
         void this.outbox.pump(room)
       }
     })
     this.outbox = new Outbox(this.rooms, socket, () => this.render())
     this.typing = new Typing(socket, this.rooms)
+    this.admin = new RoomAdmin(session.token, {
+      render: () => this.render(),
+      notice: showNotice,
+      enter: (room, role) => this.enter(room, role)
+    })
     this.listen()
     for (const line of carried) {
       const room = this.rooms.get(line.room)
@@ -94,23 +120,51 @@ export class Chat {
     const lines = this.outbox.lines()
     clearInterval(this.roomsTimer)
     this.typing.stop()
+    this.admin.close()
     this.closed = true
     this.connection.close()
     for (const room of this.rooms.all()) this.forget(room)
+    showNotice(undefined)
     return lines
   }
 
-  /** Joins (or creates) a room and opens it; false if the name is not a room name. */
+  /** Joins (or creates) a public room by name and opens it; false if the name is not a room name. */
   join(name: string): boolean {
     if (!isRoomName(name)) {
       this.showJoinError(ROOM_NAMES)
       return false
     }
     this.showJoinError(undefined)
+    const known = this.rooms.get(name)
     const room = this.rooms.add(name)
+    if (known === undefined) room.chosen = true
     this.openRoom(name)
     if (this.connection.connected && !room.joined) void this.sync.join(room)
     return true
+  }
+
+  /** Makes a private room with that title, and opens it; returns why not, if refused. */
+  createPrivate(title: string): Promise<string | undefined> {
+    return this.admin.createPrivate(title)
+  }
+
+  /** Accepts an invite code (from a link), and opens its room. */
+  acceptInvite(code: string): Promise<void> {
+    return this.admin.accept(code)
+  }
+
+  /** A new invite link for the open room, shown under its header. */
+  async makeInvite(): Promise<void> {
+    const room = this.rooms.open()
+    if (room === undefined) return
+    const made = await this.admin.invite(room)
+    if (typeof made === 'string') {
+      showNotice(made)
+      return
+    }
+    this.invite = made
+    this.render()
+    $<HTMLInputElement>('invite-link').select()
   }
 
   send(text: string): void {
@@ -130,32 +184,118 @@ export class Chat {
     void this.sync.loadOlder()
   }
 
+  /** Closes the open member menu or deletion question (Escape); whether there was one. */
+  dismiss(): boolean {
+    if (this.menuFor === undefined && this.confirming === undefined) return false
+    this.menuFor = undefined
+    this.confirming = undefined
+    this.render()
+    return true
+  }
+
+  /** Each connect, the first and every reconnect: the user's rooms as the server has them, joined. */
+  private async connected(): Promise<void> {
+    const listed = await api<{ rooms: ListedRoom[] }>(this.session.token, 'GET', '/api/me/rooms')
+    if (this.closed || !this.connection.connected) return
+    // Not answered: the rooms held here are joined as they are, and the next connect asks again.
+    if (listed.ok && Array.isArray(listed.body?.rooms)) {
+      const { gone } = this.rooms.fromServer(listed.body.rooms)
+      for (const room of gone) {
+        this.forget(room)
+        if (room.kind !== 'public') showNotice(`You're no longer a member of ${roomLabel(room)}.`)
+      }
+    }
+    this.render('bottom')
+    for (const room of this.rooms.all()) void this.sync.join(room)
+    void this.refreshPublicRooms()
+  }
+
+  /** The user's role in a room: the member list's when read (it follows changes), else the room list's. */
+  private roleIn(room: RoomState | undefined): RoleName | undefined {
+    return room?.roster?.get(this.session.user.id)?.role ?? room?.role
+  }
+
   private render(keep: Keep = 'auto'): void {
     if (this.closed) return
     const room = this.rooms.open()
     const me = this.session.user
+    const role = this.roleIn(room)
     renderRooms(
       this.rooms.all(),
       this.rooms.active,
       (name) => this.openRoom(name),
-      (name) => this.leaveRoom(name)
+      (name) => void this.leaveRoom(name)
     )
-    renderRoomHead(room, me)
+    renderRoomHead(room, me, role)
+    this.renderInvite(room)
     const online = room?.joined === true && this.connection.connected
     const pending = {
       retry: (clientId: string) => room && this.outbox.retry(room, clientId),
       edit: (clientId: string) => room && this.takeBack(room, clientId),
       discard: (clientId: string) => room && this.takeBack(room, clientId, true)
     }
-    renderMessages(room, me, pending, keep, online)
+    const moderates = room?.kind !== 'direct' && (role === 'owner' || role === 'moderator')
+    renderMessages(room, me, pending, keep, online, {
+      mayDelete: (m) => online && (m.user.id === me.id || moderates),
+      confirming: this.confirming,
+      ask: (id) => {
+        this.confirming = id
+        this.render()
+      },
+      remove: (m) => room && void this.deleteMessage(room, m)
+    })
+    renderMemberPanel(room, me, role, {
+      openMenu: this.menuFor,
+      toggle: (userId) => {
+        this.menuFor = userId
+        this.render()
+      },
+      act: (action, member) => room && this.memberAction(room, action, member)
+    })
     // Lines written while the connection is away wait in the list, and go once the room is
     // joined again (their clientIds make that safe).
     $<HTMLTextAreaElement>('text').disabled = room === undefined
-    $<HTMLTextAreaElement>('text').placeholder = room === undefined ? 'Join a room to write' : `Message #${room.name}`
+    $<HTMLTextAreaElement>('text').placeholder =
+      room === undefined ? 'Join a room to write' : `Message ${roomLabel(room)}`
     $<HTMLButtonElement>('send').disabled = room === undefined
     // A page of history that does not fill the list leaves nothing to scroll: the next page is
     // read now, as a scroll to the top would.
     if (room?.joined === true && messagesFit()) void this.sync.loadOlder()
+  }
+
+  private renderInvite(room: RoomState | undefined): void {
+    const shown = this.invite !== undefined && this.invite.room === room?.name ? this.invite : undefined
+    $('invite-panel').hidden = shown === undefined
+    if (shown === undefined) return
+    const input = $<HTMLInputElement>('invite-link')
+    if (input.value !== shown.link) input.value = shown.link
+    const until =
+      shown.expiresAt === undefined
+        ? ''
+        : ` until ${new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(shown.expiresAt))}`
+    $('invite-note').textContent =
+      `Anyone signed in who opens this link joins the room${until}. Share it only with people you mean to invite.`
+  }
+
+  private memberAction(room: RoomState, action: MemberAction, member: { id: string; name: string; role: RoleName }) {
+    this.menuFor = undefined
+    this.render()
+    if (action === 'direct') void this.admin.direct(member)
+    else void this.admin.act(action, room, member)
+  }
+
+  private async deleteMessage(room: RoomState, m: Message): Promise<void> {
+    this.confirming = undefined
+    this.render()
+    // The deletion comes back to every socket in the room as an entry, this one's too.
+    const outcome = await request(this.connection.socket, 'message:delete', { room: room.name, id: m.id })
+    if (outcome.status === 'refused') {
+      showNotice(
+        outcome.error.code === 'FORBIDDEN'
+          ? "You can't delete that message."
+          : `The message was not deleted: ${describeError(outcome.error).replace(/^Not sent: /, '')}`
+      )
+    } else if (outcome.status !== 'ok') showNotice('The message was not deleted: no answer from the server. Try again.')
   }
 
   /** A failed line out of the list: back to the composer (edit), or gone (discard). */
@@ -172,18 +312,39 @@ export class Chat {
   }
 
   private openRoom(name: string): void {
-    if (this.rooms.active !== name) showNote(undefined)
+    if (this.rooms.active !== name) {
+      showNote(undefined)
+      this.menuFor = undefined
+      this.confirming = undefined
+    }
     this.rooms.show(name)
     showRoomsMenu(false)
     this.render('bottom')
+    const room = this.rooms.get(name)
+    if (room?.joined === true) void this.admin.readRoster(room)
     $<HTMLTextAreaElement>('text').focus()
   }
 
-  private leaveRoom(name: string): void {
+  /** A room the user now has, by their act here or someone else's (room:added): listed and joined. */
+  private enter(info: RoomInfo, role: RoleName | undefined, open = true): RoomState {
+    const known = this.rooms.get(info.name)
+    const room = this.rooms.add(info.name, { ...info, role: role ?? known?.role }, known === undefined)
+    if (!room.joined) room.chosen = true
+    if (open) this.openRoom(info.name)
+    else this.render()
+    if (this.connection.connected && !room.joined) void this.sync.join(room)
+    return room
+  }
+
+  private async leaveRoom(name: string): Promise<void> {
     this.dropRoom(name)
-    void request(this.connection.socket, 'room:leave', { room: name }).then((outcome) => {
-      if (outcome.status === 'ok' || outcome.status === 'refused') this.refreshPublicRoomsSoon()
-    })
+    // For good: the membership ends on the server (every device follows); the socket leaves too.
+    const [why] = await Promise.all([
+      this.admin.leave(name),
+      request(this.connection.socket, 'room:leave', { room: name })
+    ])
+    if (why !== undefined) showNotice(why)
+    this.refreshPublicRoomsSoon()
   }
 
   /** Forgets a room here and in what is saved; the next room is shown if it was the open one. */
@@ -191,7 +352,14 @@ export class Chat {
     const wasOpen = this.rooms.active === name
     const room = this.rooms.drop(name)
     if (room !== undefined) this.forget(room)
-    if (wasOpen) showNote(undefined)
+    if (this.invite?.room === name) this.invite = undefined
+    if (wasOpen) {
+      showNote(undefined)
+      this.menuFor = undefined
+      this.confirming = undefined
+      const next = this.rooms.open()
+      if (next?.joined === true) void this.admin.readRoster(next)
+    }
     this.render('bottom')
   }
 
@@ -218,14 +386,20 @@ export class Chat {
   /** The server's events for this sign-in. */
   private listen(): void {
     const socket = this.connection.socket
-    // Deletion entries are not read yet: no room has any until message:delete is served.
-    socket.on('message', (m) => this.sync.incoming([m as Message]))
-    socket.on('messages', (list) => this.sync.incoming(list as Message[]))
+    socket.on('message', (entry) => this.sync.incoming([entry]))
+    socket.on('messages', (entries) => this.sync.incoming(entries))
     socket.on('presence', ({ room, user, status }) => {
       const state = this.rooms.get(room)
       if (state === undefined) return
-      if (status === 'joined') state.members.set(user.id, user)
-      else {
+      if (status === 'joined') {
+        state.members.set(user.id, user)
+        // Someone new to the member list: a public room's newcomer, or one just added. Their
+        // role is read with the list.
+        if (state.roster !== undefined && !state.roster.has(user.id)) {
+          state.roster.set(user.id, { ...user, role: 'member' })
+          this.admin.rosterSoon(state)
+        }
+      } else {
         state.members.delete(user.id)
         // Someone who left is typing no more (a closed tab never says so).
         state.typing.delete(user.id)
@@ -240,6 +414,21 @@ export class Chat {
       else state.typing.delete(user.id)
       this.render()
       if (typing) setTimeout(() => this.render(), TYPING_SHOWN_MS + 50)
+    })
+    socket.on('room:added', ({ room, role }) => {
+      const known = this.rooms.get(room.name) !== undefined
+      this.enter(room, role, false)
+      if (!known)
+        showNotice(
+          room.kind === 'direct' ? `New direct conversation with ${room.title}.` : `You were added to ${room.title}.`
+        )
+    })
+    socket.on('room:removed', ({ room, reason }) => {
+      const held = this.rooms.get(room)
+      if (held === undefined) return
+      const words = REMOVED_WORDS[reason]?.(roomLabel(held))
+      this.dropRoom(room)
+      if (words !== undefined) showNotice(words)
     })
     socket.on('chat:error', (error) => {
       // A typing indicator that was refused (rate limit) is not worth a word to the user.

@@ -1,11 +1,12 @@
-// The web client: guest sign-in, rooms with unread counts, history on scroll, optimistic sends
-// that survive rate limits and reconnects, presence and typing. This file wires the page's
-// controls to the chat of the signed-in user (chat.ts); payload and event types are the
-// server's own (src/chat/protocol.ts).
+// The web client: guest sign-in, rooms with unread counts (public, private and direct), invite
+// links, history on scroll, optimistic sends that survive rate limits and reconnects, presence,
+// typing, members with roles and moderation. This file wires the page's controls to the chat of
+// the signed-in user (chat.ts); payload and event types are the server's own
+// (src/chat/protocol.ts).
 import { Chat } from './chat.js'
 import type { Line } from './outbox.js'
 import { forgetSession, SESSION_KEY, type Session, savedSession, signIn } from './session.js'
-import { $, showRoomsMenu } from './view.js'
+import { $, showNotice, showRoomsMenu } from './view.js'
 
 /**
  * How a session ends: `signed-out` (Sign out: all is forgotten); `refused` (the server no
@@ -19,6 +20,33 @@ type Ending = 'signed-out' | 'refused' | 'elsewhere'
 const page: { chat?: Chat; carried: Line[] } = { carried: [] }
 
 const textarea = $<HTMLTextAreaElement>('text')
+
+/**
+ * An invite link's code, from the URL fragment (`/#invite=<code>`: a fragment never reaches
+ * the server's or a proxy's logs). Taken once: the fragment is cleared, so that a reload or a
+ * shared screenshot of the address bar does not carry it.
+ */
+function takeInvite(): string | undefined {
+  const match = /^#invite=(.*)$/.exec(location.hash)
+  if (match === null) return undefined
+  history.replaceState(null, '', `${location.pathname}${location.search}`)
+  try {
+    return decodeURIComponent(match[1] ?? '')
+  } catch {
+    return ''
+  }
+}
+
+/** An invite opened before signing in waits for the sign-in. */
+function acceptInvite(): void {
+  const waiting = /^#invite=/.test(location.hash)
+  $('sign-in-invite').hidden = !waiting || page.chat !== undefined
+  if (page.chat === undefined || !waiting) return
+  const code = takeInvite()
+  if (code === undefined) return
+  if (code === '') showNotice('This invite link does not work: it was mistyped. Ask for a new one.')
+  else void page.chat.acceptInvite(code)
+}
 
 function fitComposer(): void {
   textarea.style.height = ''
@@ -40,6 +68,7 @@ function start(session: Session): void {
     unauthorized: () =>
       signOut('Your session is no longer valid. Pick a name to continue; your rooms are kept.', 'refused')
   })
+  acceptInvite()
 }
 
 function signOut(reason: string | undefined, ending: Ending): void {
@@ -52,6 +81,7 @@ function signOut(reason: string | undefined, ending: Ending): void {
   $('chat').hidden = true
   $('sign-in').hidden = false
   $('sign-in-error').textContent = reason ?? ''
+  $('invite-panel').hidden = true
   $<HTMLInputElement>('name').focus()
 }
 
@@ -76,6 +106,43 @@ $('join-form').addEventListener('submit', (event) => {
   // box, to be corrected.
   if (page.chat?.join(input.value.trim().replace(/^#/, '')) === true) input.value = ''
 })
+
+$('create-form').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const input = $<HTMLInputElement>('new-room-title')
+  const title = input.value.trim()
+  if (title === '' || page.chat === undefined) {
+    $('create-error').textContent = title === '' ? 'Give the room a title.' : ''
+    return
+  }
+  $('create-error').textContent = ''
+  const why = await page.chat.createPrivate(title)
+  // Refused: the title stays, to be corrected.
+  if (why === undefined) input.value = ''
+  else $('create-error').textContent = why
+})
+$('invite').addEventListener('click', () => void page.chat?.makeInvite())
+$('copy-invite').addEventListener('click', async () => {
+  const input = $<HTMLInputElement>('invite-link')
+  input.select()
+  // The clipboard API needs a secure context; selected text can still be copied by hand.
+  const copied = await navigator.clipboard?.writeText(input.value).then(
+    () => true,
+    () => false
+  )
+  $('copy-invite').textContent = copied === true ? 'Copied' : 'Copy link'
+  if (copied !== true) $('invite-note').textContent = 'Press Ctrl+C (or ⌘C) to copy the selected link.'
+})
+$('invite-link').addEventListener('input', () => {
+  $('copy-invite').textContent = 'Copy link'
+})
+$('notice-close').addEventListener('click', () => showNotice(undefined))
+$('toggle-members').addEventListener('click', () => {
+  const open = !document.body.classList.contains('show-members')
+  document.body.classList.toggle('show-members', open)
+  $('toggle-members').setAttribute('aria-expanded', String(open))
+})
+window.addEventListener('hashchange', acceptInvite)
 
 $('composer').addEventListener('submit', (event) => {
   event.preventDefault()
@@ -109,6 +176,7 @@ window.addEventListener('storage', (event) => {
 })
 $('toggle-rooms').addEventListener('click', () => showRoomsMenu(!document.body.classList.contains('show-rooms')))
 document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && page.chat?.dismiss() === true) return
   if (event.key === 'Escape' && document.body.classList.contains('show-rooms')) {
     showRoomsMenu(false)
     $('toggle-rooms').focus()
@@ -118,6 +186,7 @@ document.addEventListener('keydown', (event) => {
 const restored = savedSession()
 if (restored === undefined) {
   $('sign-in').hidden = false
+  $('sign-in-invite').hidden = !/^#invite=/.test(location.hash)
   $<HTMLInputElement>('name').focus()
 } else {
   start(restored)

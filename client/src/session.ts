@@ -43,9 +43,16 @@ export async function signIn(name: string): Promise<Session> {
   return session
 }
 
-export function savedRooms(): { rooms: string[]; active?: string } {
+/** The rooms this browser showed last, and their titles (a private room's name says nothing). */
+export interface SavedRooms {
+  rooms: string[]
+  active?: string
+  titles?: Record<string, string>
+}
+
+export function savedRooms(): SavedRooms {
   try {
-    const saved = JSON.parse(localStorage.getItem(ROOMS_KEY) ?? 'null') as { rooms: string[]; active?: string } | null
+    const saved = JSON.parse(localStorage.getItem(ROOMS_KEY) ?? 'null') as SavedRooms | null
     if (saved && Array.isArray(saved.rooms)) return saved
   } catch {
     // ignore
@@ -56,21 +63,23 @@ export function savedRooms(): { rooms: string[]; active?: string } {
 // The saved rooms are shared by every tab of the browser: each change is made to what is saved
 // now (read, changed, written), so that a tab never writes back its own older list over rooms
 // another tab joined meanwhile.
-function changeRooms(change: (saved: { rooms: string[]; active?: string }) => void): void {
+function changeRooms(change: (saved: SavedRooms) => void): void {
   const saved = savedRooms()
   change(saved)
   localStorage.setItem(ROOMS_KEY, JSON.stringify(saved))
 }
 
-export function rememberRoom(name: string): void {
+export function rememberRoom(name: string, title?: string): void {
   changeRooms((saved) => {
     if (!saved.rooms.includes(name)) saved.rooms.push(name)
+    if (title !== undefined && title !== name) saved.titles = { ...saved.titles, [name]: title }
   })
 }
 
 export function forgetRoom(name: string): void {
   changeRooms((saved) => {
     saved.rooms = saved.rooms.filter((room) => room !== name)
+    if (saved.titles !== undefined) delete saved.titles[name]
     if (saved.active === name) delete saved.active
   })
 }

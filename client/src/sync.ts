@@ -1,11 +1,11 @@
-// Keeping each room's messages as the server has them: the join (and the rejoin after a
-// reconnect, asked with `since`), live messages, the gap fill when a seq was missed, and older
-// pages as the reader scrolls up.
+// Keeping each room's entries as the server has them: the join (and the rejoin after a
+// reconnect, asked with `since`), live entries (messages, and deletions that turn a message into
+// a tombstone), the gap fill when a seq was missed, and older pages as the reader scrolls up.
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../src/chat/limits.js'
-import type { ErrorBody, Member, Message } from '../../src/chat/protocol.js'
+import type { Entry, ErrorBody, Member } from '../../src/chat/protocol.js'
 import { type ChatSocket, request } from './request.js'
 import { ROOM_RETRY } from './retry.js'
-import type { RoomState } from './room-state.js'
+import { isMessage, type RoomState } from './room-state.js'
 import type { Rooms } from './rooms.js'
 
 export const HISTORY_LOST = "The server lost this room's earlier history; here is what it has now."
@@ -20,8 +20,11 @@ export interface SyncHandlers {
   note(text: string | undefined): void
   /** A join was refused (it may be tried again). */
   refused(room: RoomState, error: ErrorBody): void
-  /** A join was refused as it is: the room cannot be joined as it is named. */
-  unjoinable(room: RoomState): void
+  /**
+   * A join was refused as it is: the room cannot be joined as it is named (`forbidden`: a
+   * private room the user is not a member of, or a room they are banned from).
+   */
+  unjoinable(room: RoomState, forbidden: boolean): void
   /** A join succeeded: what waited for it can go. */
   joined(room: RoomState): void
 }
@@ -59,7 +62,7 @@ export class Sync {
     this.joins.set(room, controller)
     // Asked from one before the last seq held, so that the answer brings that one again to
     // compare (RoomState.rejoined).
-    const last = room.messages.size > 0 ? room.lastSeq() : undefined
+    const last = room.entries.size > 0 ? room.lastSeq() : undefined
     const since = last === undefined ? undefined : last - 1
     // Too many joins at once (a reconnect with very many rooms), the store away, or no answer in
     // time from a connection still open (a stalled server): again later. Disconnected meanwhile:
@@ -76,9 +79,11 @@ export class Sync {
     if (this.joins.get(room) === controller) this.joins.delete(room)
     if (outcome.status === 'refused') {
       this.handlers.refused(room, outcome.error)
-      // Refused as it is (a connection's rooms are bounded): it is no room of ours.
-      const empty = room.messages.size === 0 && room.pending.size === 0
-      if (outcome.error.code === 'INVALID_PAYLOAD' && !room.joined && empty) this.handlers.unjoinable(room)
+      // Refused as it is (a connection's rooms are bounded): it is no room of ours. Forbidden
+      // (not a member, or banned): nothing of it is ours to show any more.
+      const empty = room.entries.size === 0 && room.pending.size === 0
+      if (outcome.error.code === 'FORBIDDEN') this.handlers.unjoinable(room, true)
+      else if (outcome.error.code === 'INVALID_PAYLOAD' && !room.joined && empty) this.handlers.unjoinable(room, false)
       return
     }
     if (outcome.status !== 'ok') return
@@ -86,8 +91,7 @@ export class Sync {
     room.joined = true
     room.members.clear()
     for (const m of answer.members) room.members.set(m.id, m)
-    const continues =
-      last === undefined ? 'continues' : room.rejoined(last, answer.messages as Message[], answer.recovered)
+    const continues = last === undefined ? 'continues' : room.rejoined(last, answer.messages, answer.recovered)
     if (continues !== 'continues') {
       // The server no longer has everything after what we hold, or holds another history: start
       // from what it has.
@@ -96,27 +100,27 @@ export class Sync {
       // What comes after our seq in another history means nothing: its latest page instead.
       if (continues === 'lost') return this.join(room)
     }
-    const fresh = room.add(answer.messages as Message[])
+    const fresh = room.add(answer.messages)
     // A page may come back short (the server bounds an answer's size): only seq 1 ends it.
     if (since === undefined) room.hasOlder = (answer.messages[0]?.seq ?? 1) > 1
     // What came after what we held is news; so is a whole history that replaced ours (whose
     // unread count went with it). A first join's history is not.
     if ((since !== undefined || room.replaced) && room.name !== this.rooms.active) {
-      room.unread += fresh.filter((m) => m.user.id !== this.me.id).length
+      room.unread += fresh.filter((e) => isMessage(e) && e.user.id !== this.me.id).length
     }
     room.replaced = false
     this.handlers.render(since === undefined ? 'bottom' : 'auto')
     this.handlers.joined(room)
   }
 
-  /** Messages from the server, live or coalesced. */
-  incoming(messages: Message[]): void {
-    for (const m of messages) {
+  /** Entries from the server, live or coalesced: messages, and deletions. */
+  incoming(entries: Entry[]): void {
+    for (const m of entries) {
       const room = this.rooms.get(m.room)
       if (room === undefined) continue
-      const held = room.messages.get(m.seq)
+      const held = room.entries.get(m.seq)
       if (held !== undefined && held.id !== m.id) {
-        // Another message under a seq we hold: the server's history started over (a Redis that
+        // Another entry under a seq we hold: the server's history started over (a Redis that
         // lost its data, a room that expired). Start from what it has now.
         room.reset()
         room.joined = false
@@ -125,7 +129,9 @@ export class Sync {
         continue
       }
       if (room.leavesGap(m)) void this.fillGap(room)
+      // A deletion moves the seq like a message (no gap), and shows only as its target's tombstone.
       const fresh = room.add([m])
+      if (!isMessage(m)) continue
       if (fresh.length > 0 && m.room !== this.rooms.active && m.user.id !== this.me.id) room.unread++
       room.typing.delete(m.user.id)
     }
@@ -148,7 +154,7 @@ export class Sync {
         { policy: ROOM_RETRY, signal: controller.signal, wanted: () => room.lastSeq() === after }
       )
       if (outcome.status !== 'ok') break
-      room.add(outcome.answer.messages as Message[])
+      room.add(outcome.answer.messages)
       this.handlers.render()
       // A page cut short (the server bounds an answer's size) leaves the rest of the hole: on.
       if (outcome.answer.messages.length === 0 || room.lastSeq() <= after || !room.hasHole()) break
@@ -175,7 +181,7 @@ export class Sync {
     const { messages } = outcome.answer
     // Short pages go on (the server bounds an answer's size); an empty one is the end.
     if (messages.length === 0) room.hasOlder = false
-    room.add(messages as Message[])
+    room.add(messages)
     this.handlers.render('position')
   }
 }

@@ -1,6 +1,6 @@
 // Rendering. Every piece of text from the server or another user goes through textContent,
 // never innerHTML: a message is shown as the characters it contains.
-import type { ErrorBody, Member, Message } from '../../src/chat/protocol.js'
+import type { ErrorBody, Member, Message, RoleName } from '../../src/chat/protocol.js'
 import type { ConnectionState } from './connection.js'
 import { reconcile, replaceIfChanged, type Wanted } from './reconcile.js'
 import type { Pending, RoomState } from './room-state.js'
@@ -11,7 +11,7 @@ export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   return el as T
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(
+export function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
   className?: string,
   text?: string
@@ -34,9 +34,20 @@ function when(ts: number): string {
   return today ? timeFormat.format(date) : `${dayFormat.format(date)} ${timeFormat.format(date)}`
 }
 
+/** How a room is called in the list and its header: #name for a public room, else its title. */
+export function roomLabel(room: Pick<RoomState, 'kind' | 'name' | 'title'>): string {
+  return room.kind === 'public' ? `#${room.name}` : room.title
+}
+
+const KIND_WORDS = { public: 'public room', private: 'private room', direct: 'direct conversation' } as const
+
 /** Words for an error code, for people rather than programs; `doing` is what was refused. */
 export function describeError(error: ErrorBody, doing: 'send' | 'join' = 'send'): string {
   switch (error.code) {
+    case 'FORBIDDEN':
+      return doing === 'send'
+        ? "Not sent: you can't write in this room right now (you may be muted, or blocked)."
+        : "You can't join this room: it is private and you are not a member, or you were banned from it."
     case 'RATE_LIMITED':
       return `You're ${doing === 'send' ? 'sending' : 'joining rooms'} too fast. Trying again in ${Math.ceil((error.retryAfterMs ?? 1000) / 1000)} s…`
     case 'UNAVAILABLE':
@@ -56,8 +67,22 @@ export function describeError(error: ErrorBody, doing: 'send' | 'join' = 'send')
   }
 }
 
-function messageItem(m: Message, grouped: boolean, me: Member): HTMLLIElement {
-  const item = el('li', `message${grouped ? ' grouped' : ''}${m.user.id === me.id ? ' mine' : ''}`)
+/** What a message offers: Delete when the reader may delete it, and its confirmation when asked. */
+export interface MessageHandlers {
+  /** Whether the reader may delete this message (its author, or the room's owner and moderators). */
+  mayDelete: (m: Message) => boolean
+  /** The message whose deletion waits for a confirmation, if any. */
+  confirming: string | undefined
+  ask: (id: string | undefined) => void
+  remove: (m: Message) => void
+}
+
+function messageItem(m: Message, grouped: boolean, me: Member, handlers: MessageHandlers): HTMLLIElement {
+  const deleted = m.deleted === true
+  const item = el(
+    'li',
+    `message${grouped ? ' grouped' : ''}${m.user.id === me.id ? ' mine' : ''}${deleted ? ' deleted' : ''}`
+  )
   if (!grouped) {
     const head = el('div', 'head')
     const author = el('span', 'author', m.user.name)
@@ -68,7 +93,28 @@ function messageItem(m: Message, grouped: boolean, me: Member): HTMLLIElement {
     head.append(time)
     item.append(head)
   }
+  if (deleted) {
+    item.append(el('div', 'tombstone', 'Message deleted'))
+    return item
+  }
   item.append(textOf(m.text))
+  if (handlers.confirming === m.id) {
+    const ask = el('div', 'confirm', 'Delete this message for everyone? ')
+    const yes = el('button', 'small danger', 'Delete')
+    yes.type = 'button'
+    yes.addEventListener('click', () => handlers.remove(m))
+    const no = el('button', 'small secondary', 'Cancel')
+    no.type = 'button'
+    no.addEventListener('click', () => handlers.ask(undefined))
+    ask.append(yes, ' ', no)
+    item.append(ask)
+  } else if (handlers.mayDelete(m)) {
+    const remove = el('button', 'link delete', 'Delete')
+    remove.type = 'button'
+    remove.setAttribute('aria-label', `Delete message from ${m.user.name}`)
+    remove.addEventListener('click', () => handlers.ask(m.id))
+    item.append(remove)
+  }
   return item
 }
 
@@ -117,7 +163,8 @@ export function renderMessages(
   me: Member,
   handlers: PendingHandlers,
   keep: 'bottom' | 'position' | 'auto',
-  online: boolean
+  online: boolean,
+  messageHandlers: MessageHandlers
 ): void {
   const list = $<HTMLOListElement>('messages')
   const fromBottom = list.scrollHeight - list.scrollTop
@@ -130,8 +177,17 @@ export function renderMessages(
       const grouped = previous !== undefined && previous.user.id === m.user.id && m.ts - previous.ts < GROUP_WINDOW_MS
       // The id too: after a store lost its history, a seq can come back as another message. And
       // whether it is from today, shown by its time alone (after midnight it gains its date).
-      const sig = `${m.id}${grouped ? ' grouped' : ''}${new Date(m.ts).toDateString() === today ? ' today' : ''}`
-      wanted.push({ key: `m${m.seq}`, sig, build: () => messageItem(m, grouped, me) })
+      // And what it offers: deleted, deletable, or waiting for the deletion to be confirmed.
+      const offers =
+        m.deleted === true
+          ? 'deleted'
+          : messageHandlers.confirming === m.id
+            ? 'confirm'
+            : messageHandlers.mayDelete(m)
+              ? 'delete'
+              : ''
+      const sig = `${m.id}${grouped ? ' grouped' : ''}${new Date(m.ts).toDateString() === today ? ' today' : ''} ${offers}`
+      wanted.push({ key: `m${m.seq}`, sig, build: () => messageItem(m, grouped, me, messageHandlers) })
       previous = m
     }
     const waiting = [...room.pending.values()].sort((a, b) => a.createdAt - b.createdAt)
@@ -167,32 +223,44 @@ export function renderRooms(
   onOpen: (name: string) => void,
   onLeave: (name: string) => void
 ): void {
-  const shown = rooms.map((room) => ({ name: room.name, unread: room.name === active ? 0 : room.unread }))
+  const shown = rooms.map((room) => ({ room, unread: room.name === active ? 0 : room.unread }))
   // Keyed by room: a count that changes rebuilds that room's item only, and the focus on any
   // other room's buttons stays.
   reconcile(
     $('my-rooms'),
-    shown.map(({ name, unread }) => ({
-      key: name,
-      sig: `${unread} ${name === active}`,
-      build: () => roomItem(name, unread, name === active, onOpen, onLeave)
+    shown.map(({ room, unread }) => ({
+      key: room.name,
+      sig: `${unread} ${room.name === active} ${room.kind} ${room.title}`,
+      build: () => roomItem(room, unread, room.name === active, onOpen, onLeave)
     }))
   )
   const unread = shown.reduce((n, room) => n + room.unread, 0)
   document.title = unread > 0 ? `(${unread}) Chat` : 'Chat'
 }
 
+/** A room's kind beside its name: a tag for private and direct rooms (a public room's # says it). */
+function kindTag(kind: RoomState['kind']): HTMLElement {
+  return kind === 'public'
+    ? el('span', 'visually-hidden', ` (${KIND_WORDS.public})`)
+    : el('span', `kind ${kind}`, kind === 'private' ? 'private' : 'direct')
+}
+
 function roomItem(
-  name: string,
+  room: RoomState,
   unread: number,
   active: boolean,
   onOpen: (name: string) => void,
   onLeave: (name: string) => void
 ): HTMLLIElement {
+  const { name } = room
   const item = el('li', active ? 'active' : undefined)
   const open = el('button', 'room-button')
   open.type = 'button'
-  open.append(el('span', 'room-name', `#${name}`))
+  const label = el('span', 'room-name', roomLabel(room))
+  label.dir = 'auto'
+  const words = el('span', 'room-words')
+  words.append(label, kindTag(room.kind))
+  open.append(words)
   if (unread > 0) {
     const badge = el('span', 'badge', String(unread))
     badge.setAttribute('aria-label', `${unread} unread`)
@@ -202,7 +270,7 @@ function roomItem(
   open.addEventListener('click', () => onOpen(name))
   const leave = el('button', 'leave icon', '×')
   leave.type = 'button'
-  leave.setAttribute('aria-label', `Leave ${name}`)
+  leave.setAttribute('aria-label', `Leave ${room.kind === 'public' ? name : room.title}`)
   leave.addEventListener('click', () => onLeave(name))
   item.append(open, leave)
   return item
@@ -235,9 +303,13 @@ function names(list: string[]): HTMLElement[] {
   return list.flatMap((name, i) => [...(i === 0 ? [] : [el('span', undefined, ', ')]), el('bdi', undefined, name)])
 }
 
-export function renderRoomHead(room: RoomState | undefined, me: Member): void {
-  const title = room === undefined ? 'No room yet' : `#${room.name}`
+export function renderRoomHead(room: RoomState | undefined, me: Member, role: RoleName | undefined): void {
+  const title = room === undefined ? 'No room yet' : roomLabel(room)
   if ($('room-title').textContent !== title) $('room-title').textContent = title
+  const kind = room === undefined ? '' : KIND_WORDS[room.kind]
+  if ($('room-kind').textContent !== kind) $('room-kind').textContent = kind
+  // Owners and moderators of a private room invite (the server decides; this only offers).
+  $('invite').hidden = room?.kind !== 'private' || (role !== 'owner' && role !== 'moderator')
   // Changed only when the words change: each is a live region, and a screen reader would
   // read it out again at every message.
   const members = $('members')
@@ -273,6 +345,12 @@ export function renderConnection(state: ConnectionState, detail?: string): void 
     offline: 'Offline'
   }
   node.textContent = detail === undefined ? words[state] : `${words[state]} ${detail}`
+}
+
+/** A notice for the user (removed from a room, an invite refused...), until dismissed or replaced. */
+export function showNotice(text: string | undefined): void {
+  $('notice').hidden = text === undefined
+  $('notice-text').textContent = text ?? ''
 }
 
 /** A note over the open room's messages (undefined: none). */

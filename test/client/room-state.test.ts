@@ -1,6 +1,6 @@
 import t from 'tap'
 import { RoomState } from '../../client/src/room-state.js'
-import type { Message } from '../../src/chat/protocol.js'
+import type { DeletionEntry, Message } from '../../src/chat/protocol.js'
 
 const m = (seq: number, extra: Partial<Message> = {}): Message => ({
   id: `id-${seq}`,
@@ -70,7 +70,7 @@ t.test('a reset drops what is shown and counted unread, and marks the history as
   room.unread = 2
   room.hasOlder = false
   room.reset()
-  t.equal(room.messages.size, 0)
+  t.equal(room.entries.size, 0)
   t.equal(room.unread, 0, 'no count of messages no longer there')
   t.equal(room.hasOlder, true)
   t.equal(room.replaced, true, "the next join's history is news")
@@ -85,4 +85,56 @@ t.test('a hole is a message held above a missing seq', async (t) => {
   t.equal(room.hasHole(), true, '5 and 6 missing')
   room.add([m(5), m(6)])
   t.equal(room.hasHole(), false, 'filled')
+})
+
+const deletion = (seq: number, target: string): DeletionEntry => ({
+  id: `del-${seq}`,
+  room: 'r',
+  seq,
+  type: 'deletion',
+  target,
+  user: { id: 'u', name: 'U' },
+  ts: seq
+})
+
+t.test('a deletion entry moves the seq like a message and turns its target into a tombstone', async (t) => {
+  const room = new RoomState('r')
+  room.add([m(1), m(2)])
+  t.equal(room.leavesGap(deletion(3, 'id-1')), false, 'the next seq, whatever its kind, is no gap')
+  const fresh = room.add([deletion(3, 'id-1')])
+  t.equal(fresh.length, 1)
+  t.equal(room.lastSeq(), 3, 'since counts it')
+  t.same(
+    room.ordered().map((x) => [x.seq, x.text, x.deleted === true]),
+    [
+      [1, '', true],
+      [2, 'm2', false]
+    ],
+    'shown as its target deleted, not as a message of its own'
+  )
+  t.equal(room.leavesGap(m(5)), true, 'a hole after a deletion is still a hole')
+})
+
+t.test('a deletion read before its target (an older page later) still deletes it', async (t) => {
+  const room = new RoomState('r')
+  room.add([m(10), deletion(11, 'id-4')])
+  room.add([m(4)])
+  t.equal(room.ordered()[0]?.deleted, true, 'the older page brings it deleted')
+  t.same(
+    room.ordered().map((x) => x.seq),
+    [4, 10]
+  )
+})
+
+t.test('a held message that comes back as a tombstone (a rejoin overlap, history) is shown deleted', async (t) => {
+  const room = new RoomState('r')
+  room.add([m(1), m(2)])
+  t.same(room.add([m(2, { text: '', deleted: true })]), [], 'not new')
+  t.equal(room.ordered()[1]?.deleted, true)
+  t.equal(room.ordered()[1]?.text, '', 'its text is gone here too')
+  room.add([m(2, { id: 'other', text: '', deleted: true })])
+  t.equal(room.ordered()[1]?.id, 'id-2', 'another message under a held seq changes nothing here (the sync starts over)')
+  room.reset()
+  room.add([m(1)])
+  t.equal(room.ordered()[0]?.deleted, undefined, 'a reset forgets what was deleted')
 })
