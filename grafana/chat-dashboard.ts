@@ -119,6 +119,13 @@ export const rows: Array<{ title: string; panels: PanelSpec[] }> = [
         queries: [{ expr: rate(METRIC.eventErrors, 'event, code'), legend: '{{event}} {{code}}' }]
       },
       {
+        title: 'Membership and moderation',
+        description:
+          "Audited actions per second, by action: rooms made, members added, removed and leaving, roles, invites, bans, mutes, deletions. Each room's own trail is GET /api/rooms/:room/audit.",
+        unit: 'ops',
+        queries: [{ expr: rate(METRIC.moderationActions, 'action'), legend: '{{action}}' }]
+      },
+      {
         title: 'Redis up',
         description: '1 while the node reaches Redis (cluster mode only).',
         unit: 'short',

@@ -106,6 +106,14 @@ t.test(
       await (
         await fetch(`${url}/api/rooms`, { headers: { authorization: `Bearer ${people[1]!.token}` } })
       ).arrayBuffer()
+      // An audited action, for the moderation panel.
+      await (
+        await fetch(`${url}/api/rooms`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${people[1]!.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ kind: 'private', title: 'Observed' })
+        })
+      ).arrayBuffer()
       await new Promise((r) => setTimeout(r, 200))
     }
 
