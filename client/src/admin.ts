@@ -127,6 +127,8 @@ export class RoomAdmin {
     const base = `/api/rooms/${seg(room.name)}`
     const who = seg(member.id)
     const calls = {
+      block: ['PUT', `/api/me/blocks/${who}`, undefined, `You blocked ${member.name}: no direct messages from them.`],
+      unblock: ['DELETE', `/api/me/blocks/${who}`, undefined, `You unblocked ${member.name}.`],
       moderator: ['PUT', `${base}/members/${who}`, { role: 'moderator' }, `${member.name} is now a moderator.`],
       member: ['PUT', `${base}/members/${who}`, { role: 'member' }, `${member.name} is no longer a moderator.`],
       mute: ['PUT', `${base}/mutes/${who}`, {}, `${member.name} is muted: they read, but can't write.`],

@@ -7,7 +7,16 @@ import { reconcile, type Wanted } from './reconcile.js'
 import type { RoomState, RosterMember } from './room-state.js'
 import { $, el } from './view.js'
 
-export type MemberAction = 'direct' | 'moderator' | 'member' | 'mute' | 'unmute' | 'remove' | 'ban'
+export type MemberAction =
+  | 'direct'
+  | 'block'
+  | 'unblock'
+  | 'moderator'
+  | 'member'
+  | 'mute'
+  | 'unmute'
+  | 'remove'
+  | 'ban'
 
 export interface MemberHandlers {
   /** The user whose menu is open, if any. */
@@ -22,6 +31,8 @@ const ROLE_ORDER: Record<RoleName, number> = { owner: 0, moderator: 1, member: 2
 
 const ACTION_WORDS: Record<MemberAction, string> = {
   direct: 'Message',
+  block: 'Block',
+  unblock: 'Unblock',
   moderator: 'Make moderator',
   member: 'Make member',
   mute: 'Mute',
@@ -33,7 +44,8 @@ const ACTION_WORDS: Record<MemberAction, string> = {
 /**
  * What `role` may do to `target` in a room of `kind`, as the contract has it: an owner acts on
  * anyone but the owner and sets roles; a moderator acts on members only; nobody moderates a
- * direct conversation. Anyone may open a direct conversation with anyone else.
+ * direct conversation. Anyone may open a direct conversation with anyone else, and block them
+ * (no direct conversation from them, and no sends in the one they share).
  */
 export function actionsOn(
   target: RosterMember,
@@ -42,7 +54,7 @@ export function actionsOn(
   kind: RoomKindName
 ): MemberAction[] {
   if (target.id === me.id) return []
-  const actions: MemberAction[] = kind === 'direct' ? [] : ['direct']
+  const actions: MemberAction[] = kind === 'direct' ? ['block', 'unblock'] : ['direct', 'block', 'unblock']
   if (kind === 'direct') return actions
   const moderates = role === 'owner' ? target.role !== 'owner' : role === 'moderator' && target.role === 'member'
   if (role === 'owner' && target.role === 'member') actions.push('moderator')

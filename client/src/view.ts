@@ -308,8 +308,8 @@ export function renderRoomHead(room: RoomState | undefined, me: Member, role: Ro
   if ($('room-title').textContent !== title) $('room-title').textContent = title
   const kind = room === undefined ? '' : KIND_WORDS[room.kind]
   if ($('room-kind').textContent !== kind) $('room-kind').textContent = kind
-  // Owners and moderators of a private room invite (the server decides; this only offers).
-  $('invite').hidden = room?.kind !== 'private' || (role !== 'owner' && role !== 'moderator')
+  // Owners and moderators invite, to private and public rooms (the server decides; this only offers).
+  $('invite').hidden = room === undefined || room.kind === 'direct' || (role !== 'owner' && role !== 'moderator')
   // Changed only when the words change: each is a live region, and a screen reader would
   // read it out again at every message.
   const members = $('members')

@@ -104,3 +104,56 @@ export function transportsOf(page: Page): string[] {
   page.on('websocket', (ws) => ws.url().includes('/socket.io/') && seen.push('websocket'))
   return seen
 }
+
+// Private rooms, members and moderation, as a person does them in the page.
+
+/** Makes a private room from the sidebar and waits for it to open; returns its server-made name. */
+export async function createPrivate(page: Page, title: string): Promise<string> {
+  await page.getByLabel('New private room').fill(title)
+  await page.getByRole('button', { name: 'Create', exact: true }).click()
+  await page.getByRole('heading', { name: title, exact: true }).waitFor()
+  await page.locator('#members', { hasText: '(you)' }).waitFor()
+  const saved = await page.evaluate(() => localStorage.getItem('chat.rooms'))
+  const name = (JSON.parse(saved ?? '{}') as { active?: string }).active
+  if (name === undefined || !name.startsWith('p.')) throw new Error(`no private room open: ${saved}`)
+  return name
+}
+
+/** The open room's invite link, made from its header. */
+export async function inviteLink(page: Page): Promise<string> {
+  await page.getByRole('button', { name: 'Invite people' }).click()
+  const input = page.getByLabel('Invite link')
+  await input.waitFor()
+  return input.inputValue()
+}
+
+/** Someone new, in a browser context of their own, who opens `link` and signs in as `name`. */
+export async function openInviteSignedOut(t: Test, browser: Browser, link: string, name: string): Promise<Page> {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage()
+  page.on('pageerror', (err) => t.fail(`script error in ${name}'s page: ${err.message}`))
+  await page.goto(link)
+  await page.getByText('Sign in to accept your invitation').waitFor()
+  await page.getByLabel('Display name').fill(name)
+  await page.getByRole('button', { name: 'Start chatting' }).click()
+  await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor()
+  return page
+}
+
+/** A room's button in the page's own room list ("Your rooms"). */
+export const listed = (page: Page, label: string | RegExp) => page.locator('#my-rooms .room-button', { hasText: label })
+
+/** Opens a member's menu in the member list and picks an action ("Remove", "Message"...). */
+export async function memberAction(page: Page, name: string, action: string): Promise<void> {
+  await page.locator('#member-list').getByRole('button', { name, exact: true }).click()
+  await page.getByRole('button', { name: `${action} ${name}`, exact: true }).click()
+}
+
+/** Deletes a message the page shows, confirming when asked. */
+export async function deleteMessage(page: Page, text: string): Promise<void> {
+  const item = page.locator('#messages .message', { hasText: text })
+  await item.getByRole('button', { name: /^Delete message/ }).click()
+  await item.getByRole('button', { name: 'Delete', exact: true }).click()
+}
+
+export const tombstone = (page: Page) =>
+  page.locator('#messages .message.deleted .tombstone', { hasText: 'Message deleted' })
