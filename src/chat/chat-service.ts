@@ -371,7 +371,18 @@ export class ChatService {
   async deleteMessage(socket: ChatSocket, { room, id }: DeletePayload): Promise<EmptyResult> {
     await this.joined(socket, room)
     const { user, grants } = socket.data
-    await deleteMessage(this.store.log, this.audit, { room, id, by: user, role: grants.get(room)?.role })
+    // As a send's: the answer leaves with the entry's packet, so the deleter's view never lags it.
+    const release = this.deliverer.holdUntilPacket(room, socket.conn)
+    const stored = await deleteMessage(this.store.log, this.audit, {
+      room,
+      id,
+      by: user,
+      role: grants.get(room)?.role
+    }).catch((err: unknown) => {
+      release()
+      throw err
+    })
+    if (!stored) release()
     return {}
   }
 

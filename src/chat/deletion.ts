@@ -20,9 +20,10 @@ export interface DeleteRequest {
 /**
  * Deletes a message, or refuses: FORBIDDEN (someone else's, and not a moderator here),
  * NOT_FOUND (no message with that id in the retained history; a deletion entry is no message).
- * A message deleted before answers again with nothing new stored and nothing audited.
+ * A message deleted before answers again with nothing new stored and nothing audited. True when
+ * a deletion entry was stored (it is on its way to the room).
  */
-export async function deleteMessage(log: MessageLog, audit: AuditTrail, request: DeleteRequest): Promise<void> {
+export async function deleteMessage(log: MessageLog, audit: AuditTrail, request: DeleteRequest): Promise<boolean> {
   const { room, id, by, role } = request
   if (role === undefined) throw new ChatError('FORBIDDEN', 'Only members of the room may delete its messages')
   // In a direct room nobody moderates the other's words: each deletes only their own.
@@ -35,5 +36,7 @@ export async function deleteMessage(log: MessageLog, audit: AuditTrail, request:
     ts: Date.now(),
     trace: captureTrace()
   })
-  if (entry !== undefined) await audit.record('message.deleted', { room, by: by.id, user: author.id, detail: id })
+  if (entry === undefined) return false
+  await audit.record('message.deleted', { room, by: by.id, user: author.id, detail: id })
+  return true
 }

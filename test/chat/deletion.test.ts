@@ -123,3 +123,21 @@ t.test("a user's send budget in a room holds across the user's connections", asy
   const history = await request(second.socket, 'room:history', { room: 'general' })
   t.equal(history.messages.length, 5, 'nothing refused was stored')
 })
+
+t.test("the deleter's answer leaves with the deletion entry's packet, not before it", async (t) => {
+  const node = await startApp(t, { COALESCE_WINDOW_MS: '50', COALESCE_MIN_SOCKETS: '1' })
+  const { room, bob } = await privateRoom(t, node)
+  const order: string[] = []
+  bob.socket.on('message', (e) => {
+    if ('type' in e) order.push('entry')
+  })
+  bob.socket.on('messages', (list) => {
+    for (const e of list) if ('type' in e) order.push('entry')
+  })
+  for (let i = 0; i < 5; i++) {
+    const sent = (await request(bob.socket, 'message:send', { room, text: `line ${i}` })).message
+    t.same(await del(bob.socket, room, sent.id), { ok: true })
+    order.push('answer')
+  }
+  t.same(order, ['entry', 'answer', 'entry', 'answer', 'entry', 'answer', 'entry', 'answer', 'entry', 'answer'])
+})
