@@ -86,7 +86,10 @@ export class Chat {
       unjoinable: (room, forbidden) => {
         // A room that was ours (removed or banned while away) says so; a name typed is refused
         // in the join form's words.
-        if (forbidden && !room.chosen) showNotice(`You're no longer a member of ${roomLabel(room)}.`)
+        if (forbidden && !room.chosen) {
+          showNotice(`You're no longer a member of ${roomLabel(room)}.`)
+          this.showJoinError(undefined)
+        }
         this.dropRoom(room.name)
       },
       joined: (room) => {

@@ -105,4 +105,15 @@ t.test('a muted member is told why a line is not sent, and sends it once unmuted
   await bob.getByRole('button', { name: 'Retry' }).click()
   await message(alice, 'can I talk?').waitFor()
   t.pass('sent once unmuted, by Retry')
+
+  // Removed while his tab was offline: told when it is back, and the room is gone.
+  await bob.context().setOffline(true)
+  await bob.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor()
+  await memberAction(alice, 'Bob', 'Remove')
+  await alice.getByRole('status').filter({ hasText: 'Bob was removed' }).waitFor()
+  await say(alice, 'said after Bob was removed')
+  await bob.context().setOffline(false)
+  await bob.getByRole('status').filter({ hasText: "You're no longer a member of Quiet." }).waitFor({ timeout: 20_000 })
+  t.equal(await listed(bob, /Quiet/).count(), 0, 'the room left his list')
+  t.equal(await message(bob, 'said after Bob was removed').count(), 0, 'and he reads nothing said after')
 })
