@@ -426,6 +426,17 @@ export class Chat {
           room.kind === 'direct' ? `New direct conversation with ${room.title}.` : `You were added to ${room.title}.`
         )
     })
+    // A role given, a member added or gone: the member list and the menus follow at once.
+    socket.on('room:member', ({ room, userId, role }) => {
+      const state = this.rooms.get(room)
+      if (state === undefined) return
+      if (userId === this.session.user.id && role !== null) state.role = role
+      const known = state.roster?.get(userId)
+      if (role === null) state.roster?.delete(userId)
+      else if (known !== undefined) known.role = role
+      else if (state.roster !== undefined && room === this.rooms.active) void this.admin.readRoster(state)
+      this.render()
+    })
     socket.on('room:removed', ({ room, reason }) => {
       const held = this.rooms.get(room)
       if (held === undefined) return

@@ -29,7 +29,7 @@ import type {
 } from './protocol.js'
 import { TokenBucket } from './rate-limiter.js'
 import { chatRoom, userRoom } from './socket-rooms.js'
-import type { ChatStore, PresenceChange } from './store/parts.js'
+import type { ChatStore, PresenceChange, Role } from './store/parts.js'
 
 export interface SocketData {
   user: Member
@@ -341,10 +341,12 @@ export class ChatService {
     for (const socket of sockets) socket.data.changes++
     if (change.kind === 'added') {
       for (const socket of sockets) socket.emit('room:added', { room: change.room, role: change.role })
+      this.tellMembers(change.room.name, change.userId, change.role)
       return
     }
     const { room } = change
     if (change.kind === 'grant') {
+      if (change.role !== undefined) this.tellMembers(room, change.userId, change.role)
       for (const socket of sockets) {
         const grant = socket.data.grants.get(room)
         if (grant === undefined) continue
@@ -365,7 +367,17 @@ export class ChatService {
         socket.emit('room:removed', { room, reason: change.reason })
       })
     )
+    this.tellMembers(room, change.userId, null)
     this.unfollowIfEmpty(room)
+  }
+
+  /**
+   * Keeps member lists live: this node's sockets in the room, and the user's own, hear of a
+   * role given or a membership begun or ended. Each node tells its own sockets (the change
+   * reaches every node), so nothing crosses the cluster twice.
+   */
+  private tellMembers(room: string, userId: string, role: Role | null): void {
+    this.io.local.to(chatRoom(room)).to(userRoom(userId)).emit('room:member', { room, userId, role })
   }
 
   async deleteMessage(socket: ChatSocket, { room, id }: DeletePayload): Promise<EmptyResult> {

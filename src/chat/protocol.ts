@@ -112,6 +112,13 @@ export interface RoomRemovedEvent {
   reason: 'removed' | 'banned' | 'left'
 }
 
+/** A member's role changed, or someone became or stopped being a member (`role` null). */
+export interface RoomMemberEvent {
+  room: string
+  userId: string
+  role: RoleName | null
+}
+
 export interface ErrorBody {
   code: ErrorCode
   message: string
@@ -169,6 +176,7 @@ export interface ServerToClientEvents {
   'chat:error': (event: ChatErrorEvent) => void
   'room:added': (event: RoomAddedEvent) => void
   'room:removed': (event: RoomRemovedEvent) => void
+  'room:member': (event: RoomMemberEvent) => void
 }
 
 /**

@@ -104,6 +104,15 @@ t.test(
     await dave.getByRole('heading', { name: 'Board', exact: true }).waitFor()
     await alice.getByText('3 here: ').waitFor()
 
+    await say(dave, 'hello from Dave')
+    await message(bob, 'hello from Dave').waitFor()
+    const deleteButton = (text: string) =>
+      bob.locator('#messages .message', { hasText: text }).getByRole('button', { name: /^Delete message/ })
+    t.equal(await deleteButton('hello from Dave').count(), 0, "a member may not delete Dave's words")
+    await memberAction(alice, 'Bob', 'Make moderator')
+    await deleteButton('hello from Dave').waitFor()
+    t.pass('Bob, made a moderator, may delete them at once, with no reload (room:member)')
+
     await say(dave, 'spam from Dave')
     await message(alice, 'spam from Dave').waitFor()
     await deleteMessage(alice, 'spam from Dave')

@@ -105,7 +105,14 @@ t.test('roles: what an owner, a moderator and a member may do', async (t) => {
     api(url, who.token, 'PUT', `/api/rooms/${room}/members/${userId}`, { role })
 
   t.equal((await put(bob, carol.user.id, 'member')).status, 403, 'a member adds nobody')
+  const bobHears = next(bob.socket, 'room:member')
+  const aliceHears = next(alice.socket, 'room:member')
+  const strangerHeard: unknown[] = []
+  mallory.socket.on('room:member', (e) => strangerHeard.push(e))
   t.equal((await put(alice, bob.user.id, 'moderator')).status, 200, 'the owner makes Bob a moderator')
+  const promoted = { room, userId: bob.user.id, role: 'moderator' }
+  t.same(await bobHears, promoted, 'Bob hears of his new role')
+  t.same(await aliceHears, promoted, 'and the room')
   t.equal((await put(bob, alice.user.id, 'member')).status, 403, "a moderator changes not the owner's role")
   t.equal((await put(bob, mallory.user.id, 'moderator')).status, 403, 'a moderator makes no moderators')
   t.equal((await put(alice, carol.user.id, 'owner')).status, 403, 'a room has one owner')
@@ -147,6 +154,7 @@ t.test('roles: what an owner, a moderator and a member may do', async (t) => {
     t.equal((await api(url, mallory.token, 'PUT', `/api/rooms/${room}/${path}`, {})).status, 403, `a stranger: ${path}`)
   }
   t.equal((await api(url, carol.token, 'GET', `/api/rooms/${room}/audit`)).status, 403, 'a member reads no audit')
+  t.same(strangerHeard, [], 'a stranger hears nothing of the room')
   t.equal(
     (await api(url, mallory.token, 'PUT', `/api/rooms/${room}/members/${mallory.user.id}`, { role: 'member' })).status,
     403,
