@@ -2,9 +2,9 @@
 // membership change, never per delivery: a socket in a room's broadcast was let in, and what
 // it may do there (its role, a mute) travels with it until the next change.
 import { ChatError } from '../errors.js'
-import { MAX_MEMBERSHIPS_PER_USER, roomKind } from './limits.js'
+import { MAX_MEMBERSHIPS_GIVEN, MAX_MEMBERSHIPS_PER_USER, roomKind } from './limits.js'
 import type { Member } from './protocol.js'
-import type { Directory, Role } from './store/parts.js'
+import type { Directory, Membership, Role } from './store/parts.js'
 
 /** The same answer whether the room exists or not: nobody learns a private room's name by asking. */
 export const NOT_YOURS = 'This room is not open to you'
@@ -24,10 +24,13 @@ export interface RoomGrant {
 export class RoomAccess {
   constructor(private readonly directory: Directory) {}
 
-  /** Whether the other user of direct room `room` blocked `userId`. */
+  /** Whether the other user of direct room `room` blocked `userId` (a member or not any more). */
   private async blockedIn(room: string, userId: string): Promise<boolean> {
-    const other = (await this.directory.roomMembers(room)).find((m) => m.userId !== userId)
-    return other !== undefined && (await this.directory.hasBlocked(other.userId, userId))
+    const pair = (await this.directory.room(room))?.pair
+    const other =
+      pair?.find((id) => id !== userId) ??
+      (await this.directory.roomMembers(room)).find((m) => m.userId !== userId)?.userId
+    return other !== undefined && (await this.directory.hasBlocked(other, userId))
   }
 
   /**
@@ -54,8 +57,40 @@ export class RoomAccess {
     if ((await this.directory.membershipCount(user.id)) >= MAX_MEMBERSHIPS_PER_USER) {
       throw new ChatError('INVALID_PAYLOAD', `A user may be a member of at most ${MAX_MEMBERSHIPS_PER_USER} rooms`)
     }
-    await this.directory.setMembership({ room, userId: user.id, role: 'member', since: now, name: user.name })
+    await joinUnlessBanned(this.directory, { room, userId: user.id, role: 'member', since: now, name: user.name })
     return { role: 'member', mutedUntil }
+  }
+}
+
+/**
+ * Records `membership`, unless a ban of the user is in force once it is written: the ban is
+ * read again after the write, so that a ban racing the join or add (set, then the membership
+ * removed) always wins. FORBIDDEN alike whether banned before or during.
+ */
+export async function joinUnlessBanned(directory: Directory, membership: Membership): Promise<void> {
+  const { room, userId } = membership
+  await directory.setMembership(membership)
+  if ((await directory.restriction('ban', room, userId, Date.now())) !== undefined) {
+    await directory.removeMembership(room, userId)
+    throw new ChatError('FORBIDDEN', NOT_YOURS)
+  }
+}
+
+/**
+ * Refuses CONFLICT when `userId` has no room for one more membership: of their own doing (a
+ * join, an accepted invite, a room they made) up to MAX_MEMBERSHIPS_PER_USER; of others' (an
+ * add, a direct room opened with them) up to MAX_MEMBERSHIPS_GIVEN, so that nobody can fill
+ * another user's rooms and lock them out of the ones they choose.
+ */
+export async function requireRoomFor(directory: Directory, userId: string, byThemself: boolean): Promise<void> {
+  const cap = byThemself ? MAX_MEMBERSHIPS_PER_USER : MAX_MEMBERSHIPS_GIVEN
+  if ((await directory.membershipCount(userId)) >= cap) {
+    throw new ChatError(
+      'CONFLICT',
+      byThemself
+        ? `A user may be a member of at most ${MAX_MEMBERSHIPS_PER_USER} rooms`
+        : 'This user is in too many rooms to be added to more: they may join themself'
+    )
   }
 }
 

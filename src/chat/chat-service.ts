@@ -173,6 +173,8 @@ export class ChatService {
             ? this.store.log.latest(room, DEFAULT_PAGE_SIZE).then((messages) => ({ messages, recovered: true }))
             : this.store.log.since(room, since)
         ])
+        // Removed while the store answered: nothing read since may reach them.
+        if (!rooms.has(room)) throw new ChatError('NOT_IN_ROOM', `${room} was left before this join went through`)
         // A catch-up too big for one answer: the newest that fit, and the client knows it is not whole.
         const messages = fit(history.messages, 'newest')
         return { room, members, messages, recovered: history.recovered && messages.length === history.messages.length }
@@ -227,10 +229,12 @@ export class ChatService {
       for (let attempt = 0; ; attempt++) {
         const before = socket.data.changes
         const grant = await this.access.admit(socket.data.user, room)
-        if (socket.data.changes === before || attempt === 2) {
+        if (socket.data.changes === before) {
           socket.data.grants.set(room, grant)
           break
         }
+        // Never a grant known to be out of date: after three, the client retries.
+        if (attempt === 2) throw new ChatError('UNAVAILABLE', 'Your memberships are changing; retry the join')
       }
     } catch (err) {
       socket.data.rooms.delete(room)
@@ -300,6 +304,8 @@ export class ChatService {
     await this.joined(socket, room)
     return socket.data.answers.run(async (fit) => {
       const messages = await this.store.log.page(room, { before, after, limit: limit ?? DEFAULT_PAGE_SIZE })
+      // Removed (or left) while the store answered: the page is no longer theirs.
+      this.requireJoined(socket, room)
       // Paging forward (`after`) keeps the oldest, so the next page follows on; otherwise the newest.
       return { messages: fit(messages, after !== undefined && before === undefined ? 'oldest' : 'newest') }
     })

@@ -2,9 +2,10 @@
 // (nobody can compute another pair's room), both users members and nobody its owner; blocks.
 import { createHmac } from 'node:crypto'
 import { ChatError } from '../errors.js'
+import { requireRoomFor } from './access.js'
 import type { AuditTrail } from './audit.js'
 import type { MembershipChanges } from './changes.js'
-import { DIRECT_PREFIX, MAX_MEMBERSHIPS_PER_USER } from './limits.js'
+import { DIRECT_PREFIX } from './limits.js'
 import type { Member, RoomInfo } from './protocol.js'
 import type { Directory } from './store/parts.js'
 
@@ -51,19 +52,20 @@ export class DirectRooms {
       this.directory.membership(name, otherId),
       this.nameOf(otherId)
     ])
-    const record: RoomInfo = { name, kind: 'direct', title: '', createdAt: now }
-    const made = await this.directory.createRoom(record)
+    // The pair is kept with the room: a block holds even after the blocker left it.
+    const made = await this.directory.createRoom({
+      name,
+      kind: 'direct',
+      title: '',
+      createdAt: now,
+      pair: [user.id, otherId]
+    })
     const createdAt = made ? now : ((await this.directory.room(name))?.createdAt ?? now)
     const info = (title: string): RoomInfo => ({ name, kind: 'direct', title, createdAt })
-    // Both capped before either is added, so that a refusal leaves nothing half made.
-    for (const [id, membership] of [
-      [user.id, mine],
-      [otherId, theirs]
-    ] as const) {
-      if (membership === undefined && (await this.directory.membershipCount(id)) >= MAX_MEMBERSHIPS_PER_USER) {
-        throw new ChatError('CONFLICT', `A user may be a member of at most ${MAX_MEMBERSHIPS_PER_USER} rooms`)
-      }
-    }
+    // Both capped before either is added, so that a refusal leaves nothing half made; the other
+    // user's room is one given to them, under the lower cap.
+    if (mine === undefined) await requireRoomFor(this.directory, user.id, true)
+    if (theirs === undefined) await requireRoomFor(this.directory, otherId, false)
     if (theirs === undefined) {
       await this.directory.setMembership({ room: name, userId: otherId, role: 'member', since: now, name: otherName })
       await this.changes.publish({ kind: 'added', userId: otherId, room: info(user.name), role: 'member' })

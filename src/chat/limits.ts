@@ -47,3 +47,5 @@ export function roomKind(name: string): RoomKind {
 
 /** Rooms one user may be a member of (a public join records a membership). */
 export const MAX_MEMBERSHIPS_PER_USER = 1000
+/** Of those, how many others may give them (adding them, opening a direct room with them). */
+export const MAX_MEMBERSHIPS_GIVEN = 900

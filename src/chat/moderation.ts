@@ -3,12 +3,12 @@
 // audited; the call answers after all three. The server API (later) acts with every right.
 import { randomBytes } from 'node:crypto'
 import { ChatError } from '../errors.js'
-import { FOR_GOOD, NOT_YOURS } from './access.js'
+import { FOR_GOOD, joinUnlessBanned, NOT_YOURS, requireRoomFor } from './access.js'
 import type { AuditTrail } from './audit.js'
 import type { MembershipChanges } from './changes.js'
-import { MAX_MEMBERSHIPS_PER_USER, roomKind } from './limits.js'
+import { roomKind } from './limits.js'
 import type { Member, RoomInfo, RoomRemovedEvent } from './protocol.js'
-import type { Directory, Invite, Membership, RestrictionKind, Role } from './store/parts.js'
+import type { Directory, Invite, Membership, RestrictionKind, Role, RoomRecord } from './store/parts.js'
 
 /** Who acts: a user with the rights of their role in the room, or the server with every right. */
 export type Actor = { user: Member } | { server: true }
@@ -38,8 +38,9 @@ function actorId(actor: Actor): string {
 }
 
 /** A room's description for its members: the record when there is one, else from its name. */
-export function describeRoom(name: string, record: RoomInfo | undefined, since: number): RoomInfo {
-  return record ?? { name, kind: roomKind(name), title: name, createdAt: since }
+export function describeRoom(name: string, record: RoomRecord | undefined, since: number): RoomInfo {
+  if (record === undefined) return { name, kind: roomKind(name), title: name, createdAt: since }
+  return { name, kind: record.kind, title: record.title, createdAt: record.createdAt }
 }
 
 export class Moderation {
@@ -113,15 +114,17 @@ export class Moderation {
 
   private async add(actor: Actor, room: string, userId: string, role: Role, name?: string): Promise<Membership> {
     const now = Date.now()
+    const byThemself = 'user' in actor && actor.user.id === userId
     if ((await this.directory.restriction('ban', room, userId, now)) !== undefined) {
       throw new ChatError('CONFLICT', 'This user is banned from the room: lift the ban first')
     }
-    if ((await this.directory.membershipCount(userId)) >= MAX_MEMBERSHIPS_PER_USER) {
-      throw new ChatError('CONFLICT', `This user is a member of ${MAX_MEMBERSHIPS_PER_USER} rooms already`)
+    if ('user' in actor && !byThemself && (await this.directory.hasBlocked(userId, actor.user.id))) {
+      throw new ChatError('FORBIDDEN', 'This user does not take being added by you')
     }
+    await requireRoomFor(this.directory, userId, byThemself)
     const added: Membership = { room, userId, role, since: now }
     if (name !== undefined) added.name = name
-    await this.directory.setMembership(added)
+    await joinUnlessBanned(this.directory, added)
     await this.changes.publish({ kind: 'added', userId, room: await this.roomInfo(room, now), role })
     await this.record('member.added', room, actor, userId, role)
     return added
@@ -201,9 +204,18 @@ export class Moderation {
     await this.record('unmute', room, actor, userId)
   }
 
+  /**
+   * Lifts a ban or mute: the same rights as setting it (nobody lifts their own; a moderator none
+   * on the owner or another moderator), and a moderator none that the owner set.
+   */
   private async lift(kind: RestrictionKind, actor: Actor, room: string, userId: string): Promise<void> {
+    await this.requireOver(actor, room, userId)
     const role = await this.roleOf(actor, room)
-    if (role === 'member') throw new ChatError('FORBIDDEN', 'Your role in this room does not allow this')
+    if (role === 'moderator') {
+      const set = await this.directory.restriction(kind, room, userId, Date.now())
+      const setter = set === undefined ? undefined : await this.directory.membership(room, set.by)
+      if (setter?.role === 'owner') throw new ChatError('FORBIDDEN', 'The owner set this; only the owner lifts it')
+    }
     await this.directory.lift(kind, room, userId)
   }
 
@@ -227,21 +239,37 @@ export class Moderation {
     return invite
   }
 
-  /** The caller becomes a member of the invite's room; NOT_FOUND for a code that does not work. */
+  /** Revokes an invite of the room: its owner and moderators. Unknown codes answer alike. */
+  async revokeInvite(actor: Actor, room: string, code: string): Promise<void> {
+    const role = await this.roleOf(actor, room)
+    if (role === 'member') throw new ChatError('FORBIDDEN', 'Only the owner and moderators revoke invites')
+    const invite = await this.directory.invite(code, Date.now())
+    if (invite?.room === room) await this.directory.deleteInvite(code)
+  }
+
+  /**
+   * The caller becomes a member of the invite's room; NOT_FOUND for a code that does not work,
+   * including one whose maker no longer owns or moderates the room (a removed moderator's links
+   * stop working with their rights).
+   */
   async acceptInvite(user: Member, code: string): Promise<RoomInfo> {
     const gone = () => new ChatError('NOT_FOUND', 'This invite is unknown, expired or used up')
     const now = Date.now()
     const seen = await this.directory.invite(code, now)
     if (seen === undefined) throw gone()
     const { room } = seen
-    const [membership, ban] = await Promise.all([
+    const [membership, ban, maker] = await Promise.all([
       this.directory.membership(room, user.id),
-      this.directory.restriction('ban', room, user.id, now)
+      this.directory.restriction('ban', room, user.id, now),
+      seen.by === SERVER_ID ? undefined : this.directory.membership(room, seen.by)
     ])
+    if (seen.by !== SERVER_ID && (maker === undefined || maker.role === 'member')) throw gone()
     if (ban !== undefined) throw new ChatError('FORBIDDEN', NOT_YOURS)
     // A member who opens the link again uses none of it.
     if (membership === undefined) {
-      const used = await this.directory.redeemInvite(code, now)
+      // Refused before the use is counted: a user who cannot join spends nobody's invite.
+      await requireRoomFor(this.directory, user.id, true)
+      const used = await this.directory.redeemInvite(code, now, user.id)
       if (used === undefined) throw gone()
       await this.add({ user }, room, user.id, 'member', user.name)
       await this.record('invite.accepted', room, { user }, user.id, used.by)

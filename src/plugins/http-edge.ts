@@ -25,6 +25,9 @@ const codeByStatus: Record<number, HttpErrorCode> = {
   503: 'UNAVAILABLE'
 }
 
+/** The longest path parameter routed (beyond it: 404). */
+export const MAX_PARAM_LENGTH = 1024
+
 /** The Fastify server options that shape the edge: limits, timeouts and the early errors. */
 export function edgeServerOptions(config: Pick<Config, 'requestTimeoutMs' | 'trustProxy'>): FastifyHttpOptions<Server> {
   return {
@@ -47,6 +50,8 @@ export function edgeServerOptions(config: Pick<Config, 'requestTimeoutMs' | 'tru
     },
     // Behind a load balancer: which hops' X-Forwarded-For names the client (per-address limits).
     trustProxy: config.trustProxy,
+    // A path parameter may be a user id as long as a token's `sub` (256), %-escaped.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     clientErrorHandler: clientError,
     frameworkErrors
   }
@@ -91,6 +96,9 @@ export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors'
   const answer = reply as unknown as FastifyReply
   if (err.code === 'FST_ERR_BAD_URL')
     return void answer.code(400).send(errorReply(400, 'INVALID_PAYLOAD', 'The URL is not valid'))
+  // A path part longer than any id or code: nothing is there.
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    return void answer.code(404).send(errorReply(404, 'NOT_FOUND', errorTable.NOT_FOUND.message))
   request.log.error({ err }, 'request failed')
   void answer.code(500).send(errorReply(500, 'INTERNAL', errorTable.INTERNAL.message))
 }

@@ -5,7 +5,8 @@ import type { Member } from '../chat/protocol.js'
 import { requireUser } from '../plugins/auth.js'
 import { ErrorResponse } from './schemas.js'
 
-const UserId = Type.String({ minLength: 1, maxLength: 128 })
+/** As long as a token's `sub` may be. */
+const UserId = Type.String({ minLength: 1, maxLength: 256 })
 const DirectBody = Type.Object({ userId: UserId }, { additionalProperties: false })
 const UserParam = Type.Object({ userId: UserId })
 const RoomInfo = Type.Object({

@@ -17,7 +17,8 @@ const MAX_REASON_LENGTH = 200
 const MAX_TIME = 8_640_000_000_000_000
 
 const RoomParam = Type.Object({ room: Type.String({ pattern: ROOM_NAME_PATTERN }) })
-const UserId = Type.String({ minLength: 1, maxLength: 128 })
+/** As long as a token's `sub` may be. */
+const UserId = Type.String({ minLength: 1, maxLength: 256 })
 const MemberParams = Type.Object({ room: Type.String({ pattern: ROOM_NAME_PATTERN }), userId: UserId })
 // Any code of another shape is simply unknown (404), as the contract says of unknown codes.
 const CodeParam = Type.Object({ code: Type.String({ minLength: 1, maxLength: 128 }) })
@@ -188,6 +189,18 @@ export default async function memberRoutes(fastify: FastifyInstance) {
     async function invite(request, reply) {
       const made = await moderation.createInvite(as(request), request.params.room, request.body ?? {})
       return reply.code(201).send({ code: made.code, expiresAt: made.expiresAt })
+    }
+  )
+
+  fastify.delete<{ Params: Static<typeof RoomParam> & Static<typeof CodeParam> }>(
+    '/api/rooms/:room/invites/:code',
+    {
+      preHandler: requireUser,
+      schema: { params: Type.Object({ ...RoomParam.properties, ...CodeParam.properties }), response: none }
+    },
+    async function revokeInvite(request, reply) {
+      await moderation.revokeInvite(as(request), request.params.room, request.params.code)
+      return reply.code(204).send()
     }
   )
 

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import Type from 'typebox'
+import { requireRoomFor } from '../chat/access.js'
 import { isRoomName, type RoomKind, roomKind } from '../chat/limits.js'
 import { checkDisplayText } from '../chat/names.js'
 import type { Member } from '../chat/protocol.js'
@@ -78,6 +79,7 @@ export default async function roomRoutes(fastify: FastifyInstance) {
     },
     async function createRoom(request, reply) {
       const body = request.body
+      await requireRoomFor(store.directory, userOf(request).id, true)
       const record = body.kind === 'private' ? privateRoom(body.title) : await publicRoom(body.name, body.title)
       if (!(await store.directory.createRoom(record))) {
         throw new ChatError('CONFLICT', `${record.name} already has an owner`)

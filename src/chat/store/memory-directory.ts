@@ -28,6 +28,8 @@ export class MemoryDirectory implements Directory {
   /** userId → the users they blocked */
   private readonly blocks = new Map<string, Set<string>>()
   private readonly invites = new Map<string, Invite>()
+  /** code → the users who used it */
+  private readonly inviteUsers = new Map<string, Set<string>>()
   /** room → audit entries, oldest first */
   private readonly audits = new Map<string, AuditEntry[]>()
 
@@ -127,7 +129,7 @@ export class MemoryDirectory implements Directory {
   async createInvite(invite: Invite): Promise<void> {
     if (this.invites.size >= INVITES_BEFORE_SWEEP) {
       const now = Date.now()
-      for (const [code, kept] of this.invites) if (kept.expiresAt <= now) this.invites.delete(code)
+      for (const [code, kept] of this.invites) if (kept.expiresAt <= now) void this.deleteInvite(code)
     }
     this.invites.set(invite.code, { ...invite })
   }
@@ -138,15 +140,21 @@ export class MemoryDirectory implements Directory {
     return { ...invite }
   }
 
-  async redeemInvite(code: string, now: number): Promise<Invite | undefined> {
+  async redeemInvite(code: string, now: number, userId: string): Promise<Invite | undefined> {
     const invite = this.invites.get(code)
-    if (invite === undefined) return undefined
-    if (!usable(invite, now)) {
-      this.invites.delete(code)
-      return undefined
-    }
+    if (invite === undefined || invite.expiresAt <= now) return undefined
+    const users = this.inviteUsers.get(code) ?? new Set<string>()
+    this.inviteUsers.set(code, users)
+    if (users.has(userId)) return { ...invite }
+    if (!usable(invite, now)) return undefined
+    users.add(userId)
     invite.uses++
     return { ...invite }
+  }
+
+  async deleteInvite(code: string): Promise<boolean> {
+    this.inviteUsers.delete(code)
+    return this.invites.delete(code)
   }
 
   async record(entry: AuditEntry): Promise<void> {
@@ -173,6 +181,7 @@ export class MemoryDirectory implements Directory {
     this.restrictions.mute.clear()
     this.blocks.clear()
     this.invites.clear()
+    this.inviteUsers.clear()
     this.audits.clear()
   }
 }

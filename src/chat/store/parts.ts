@@ -132,6 +132,8 @@ export interface RoomRecord {
   kind: RoomKind
   title: string
   createdAt: number
+  /** A direct room's two users, whoever of them is still a member. */
+  pair?: [string, string]
 }
 
 export interface Membership {
@@ -231,10 +233,13 @@ export interface Directory {
   /** The invite as it stands, without using it; undefined for an unknown, expired or used-up code. */
   invite(code: string, now: number): Promise<Invite | undefined>
   /**
-   * Uses an invite once, atomically: the invite after the use, or undefined for an unknown,
-   * expired or used-up code (nothing counted then).
+   * Uses an invite once for `userId`, atomically: the invite after the use, or undefined for an
+   * unknown, expired or used-up code (nothing counted then). A user who used it before is
+   * answered with the invite and counted once.
    */
-  redeemInvite(code: string, now: number): Promise<Invite | undefined>
+  redeemInvite(code: string, now: number, userId: string): Promise<Invite | undefined>
+  /** Revokes an invite; false when there was none. */
+  deleteInvite(code: string): Promise<boolean>
   /** Appends to the room's audit trail (the newest `AUDIT_KEPT` are kept). */
   record(entry: AuditEntry): Promise<void>
   /** The room's audit trail, newest first. */

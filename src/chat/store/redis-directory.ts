@@ -25,16 +25,21 @@ export const DIRECTORY_KEY = {
   audit: (room: string) => `chat:{${room}}:audit`
 }
 
-// KEYS: the invite. ARGV: now. The invite's fields after one use, or nothing for an unknown,
-// expired or used-up code.
+// KEYS: the invite. ARGV: now, the user's field ('u:' and the id). The invite's fields after one
+// use (none more for a user who used it before), or nothing for an unknown, expired or used-up
+// code. Who used it is kept in the invite's own hash: one key, one slot.
 const REDEEM = `
 local f = redis.call('HMGET', KEYS[1], 'expiresAt', 'maxUses', 'uses')
 if not f[1] then return false end
 if tonumber(f[1]) <= tonumber(ARGV[1]) then return false end
-if f[2] and f[2] ~= '' and tonumber(f[3]) >= tonumber(f[2]) then return false end
-redis.call('HINCRBY', KEYS[1], 'uses', 1)
-return redis.call('HGETALL', KEYS[1])
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then
+  if f[2] and f[2] ~= '' and tonumber(f[3]) >= tonumber(f[2]) then return false end
+  redis.call('HINCRBY', KEYS[1], 'uses', 1)
+  redis.call('HSET', KEYS[1], ARGV[2], 1)
+end
+return redis.call('HMGET', KEYS[1], 'room', 'by', 'createdAt', 'expiresAt', 'maxUses', 'uses')
 `
+const INVITE_FIELDS = ['room', 'by', 'createdAt', 'expiresAt', 'maxUses', 'uses'] as const
 
 const MAY_HAVE_RUN = 'The change may not have been made; retry'
 
@@ -218,16 +223,26 @@ export class RedisDirectory implements Directory {
     })
   }
 
-  redeemInvite(code: string, now: number): Promise<Invite | undefined> {
+  redeemInvite(code: string, now: number, userId: string): Promise<Invite | undefined> {
     return this.calls.call(
       'redeemInvite',
       async () => {
-        const flat = (await this.redeemScript(DIRECTORY_KEY.invite(code), now)) as string[] | null
-        if (flat === null) return undefined
+        const values = (await this.redeemScript(DIRECTORY_KEY.invite(code), now, `u:${userId}`)) as string[] | null
+        if (values === null) return undefined
         const f: Record<string, string> = {}
-        for (let i = 0; i < flat.length; i += 2) f[flat[i] as string] = flat[i + 1] as string
+        INVITE_FIELDS.forEach((field, i) => {
+          f[field] = values[i] ?? ''
+        })
         return inviteOf(code, f)
       },
+      MAY_HAVE_RUN
+    )
+  }
+
+  deleteInvite(code: string): Promise<boolean> {
+    return this.calls.call(
+      'deleteInvite',
+      async () => (await this.redis.del(DIRECTORY_KEY.invite(code))) === 1,
       MAY_HAVE_RUN
     )
   }

@@ -83,14 +83,37 @@ export function directoryContract(t: Test, make: MakeStore): void {
     }
     await directory.createInvite({ ...invite, maxUses: 3 })
     t.match(await directory.invite(invite.code, now), { room: 'p.abc', uses: 0, maxUses: 3 }, 'seen, not used')
-    const uses = await Promise.all([1, 2, 3, 4, 5].map(() => directory.redeemInvite(invite.code, now)))
+    const uses = await Promise.all([1, 2, 3, 4, 5].map((i) => directory.redeemInvite(invite.code, now, `u${i}`)))
     t.same(uses.map((u) => u?.uses ?? 0).sort(), [0, 0, 1, 2, 3], 'five at once: three uses, two refused')
     t.equal(await directory.invite(invite.code, now), undefined, 'used up')
     await directory.createInvite({ ...invite, code: 'open'.repeat(6) })
-    t.match(await directory.redeemInvite('open'.repeat(6), now), { uses: 1, by: 'ann', expiresAt: invite.expiresAt })
-    t.equal(await directory.redeemInvite('open'.repeat(6), now + 60_000), undefined, 'expired')
+    t.match(await directory.redeemInvite('open'.repeat(6), now, 'ann'), {
+      uses: 1,
+      by: 'ann',
+      expiresAt: invite.expiresAt
+    })
+    t.equal(await directory.redeemInvite('open'.repeat(6), now + 60_000, 'bob'), undefined, 'expired')
     t.equal(await directory.invite('open'.repeat(6), now + 60_000), undefined)
-    t.equal(await directory.redeemInvite('unknown', now), undefined)
+    t.equal(await directory.redeemInvite('unknown', now, 'ann'), undefined)
+    const thrice = { ...invite, code: 'same'.repeat(6), maxUses: 3 }
+    await directory.createInvite(thrice)
+    const again = await Promise.all([1, 2, 3].map(() => directory.redeemInvite(thrice.code, now, 'cy')))
+    t.same(
+      again.map((u) => u?.uses),
+      [1, 1, 1],
+      'one user three times at once: one use'
+    )
+    t.match(await directory.redeemInvite(thrice.code, now, 'dee'), { uses: 2 })
+    t.match(await directory.redeemInvite(thrice.code, now, 'eve'), { uses: 3 })
+    t.match(
+      await directory.redeemInvite(thrice.code, now, 'cy'),
+      { uses: 3 },
+      'a user who used it is answered once used up'
+    )
+    t.equal(await directory.redeemInvite(thrice.code, now, 'fay'), undefined, 'nobody new')
+    t.equal(await directory.deleteInvite(thrice.code), true, 'revoked')
+    t.equal(await directory.deleteInvite(thrice.code), false)
+    t.equal(await directory.redeemInvite(thrice.code, now, 'cy'), undefined, 'gone for everyone')
   })
 
   t.test("a room's audit trail, newest first", async (t) => {
