@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { startApp } from '../helpers.js'
-import { launch, message, person, say } from './browser.js'
+import { createPrivate, inviteLink, launch, message, person, say } from './browser.js'
 
 // `npm run screenshots` refreshes the README's pictures; a plain test run keeps its own.
 const screenshots =
@@ -39,5 +39,17 @@ t.test('screenshots of the main screens, desktop and phone', async (t) => {
   await phone.getByRole('button', { name: 'Rooms' }).click()
   await phone.getByText('Your rooms').waitFor()
   await phone.screenshot({ path: `${screenshots}phone-rooms.png` })
+
+  // A private room with its member list, and the owner's menu on a member.
+  await createPrivate(ada, 'Release team')
+  const link = await inviteLink(ada)
+  await grace.goto(link)
+  await grace.getByRole('heading', { name: 'Release team', exact: true }).waitFor()
+  await say(grace, 'Thanks for the invite!')
+  await message(ada, 'Thanks for the invite!').waitFor()
+  await ada.keyboard.press('Escape')
+  await ada.locator('#member-list').getByRole('button', { name: 'Grace', exact: true }).click()
+  await ada.getByRole('button', { name: 'Make moderator Grace', exact: true }).waitFor()
+  await ada.screenshot({ path: `${screenshots}desktop-private-room.png` })
   t.pass(`saved to ${screenshots}`)
 })
