@@ -6,8 +6,9 @@ import type { Socket as EngineSocket } from 'engine.io'
 import { addressKey, clientAddressResolver, trustedPeerResolver } from '../client-address.js'
 import type { Config } from '../config.js'
 import { ChatError } from '../errors.js'
+import type { Identity } from '../plugins/auth.js'
 import type { ChatSocket } from './chat-service.js'
-import type { ErrorCode, Member } from './protocol.js'
+import type { ErrorCode } from './protocol.js'
 
 /** Why a handshake was refused: the `reason` label of chat_connection_rejections_total. */
 export const REJECTION_REASONS = [
@@ -38,8 +39,8 @@ export interface AdmissionDeps {
   onRejected(reason: RejectionReason): void
   /** Whether the node drains: every new connection is refused then. */
   draining(): boolean
-  /** The member a token stands for; throws UNAUTHORIZED (a ChatError) otherwise. */
-  verify(token: unknown): Member
+  /** Who a token stands for; rejects UNAUTHORIZED (a ChatError) otherwise. */
+  verify(token: unknown): Promise<Identity>
   /** Whether the user may have one more socket on this node. */
   hasRoomFor(userId: string): boolean
 }
@@ -51,6 +52,8 @@ type AllowCallback = (err: string | null | undefined, success: boolean) => void
 interface Handshakes {
   held: boolean
   refused: number
+  /** The handshake being checked: the next on the connection waits for it, so they go in turn. */
+  turn: Promise<void>
 }
 
 export class Admission {
@@ -140,14 +143,31 @@ export class Admission {
   }
 
   /** Socket.IO middleware: a valid token, room under the user's cap, one socket per connection. */
-  readonly authenticate = (socket: ChatSocket, next: (err?: Error) => void): void => {
+  readonly authenticate = async (socket: ChatSocket, next: (err?: Error) => void): Promise<void> => {
     const audit = {
       remoteAddress: socket.handshake.address,
       forwardedFor: forwardedFor(socket.request),
       transport: socket.conn.transport.name
     }
-    const handshake = this.handshakes.get(socket.conn) ?? { held: false, refused: 0 }
+    const handshake = this.handshakes.get(socket.conn) ?? { held: false, refused: 0, turn: Promise.resolve() }
     this.handshakes.set(socket.conn, handshake)
+    const previous = handshake.turn
+    let done!: () => void
+    handshake.turn = new Promise((resolve) => (done = resolve))
+    await previous
+    try {
+      await this.admit(socket, handshake, audit, next)
+    } finally {
+      done()
+    }
+  }
+
+  private async admit(
+    socket: ChatSocket,
+    handshake: Handshakes,
+    audit: Record<string, unknown>,
+    next: (err?: Error) => void
+  ): Promise<void> {
     const refuse = (reason: 'UNAUTHORIZED' | 'TOO_MANY_CONNECTIONS', message: string, detail: object): void => {
       this.deps.onRejected(reason)
       next(refusal(reason, message))
@@ -163,14 +183,15 @@ export class Admission {
       refuse('TOO_MANY_CONNECTIONS', 'One chat socket per connection', { detail: 'second socket on one connection' })
       return
     }
-    let user: Member
+    let identity: Identity
     try {
-      user = this.deps.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
+      identity = await this.deps.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
     } catch (err) {
       const message = err instanceof ChatError ? err.message : 'The access token is not valid'
       refuse('UNAUTHORIZED', message, { detail: message })
       return
     }
+    const { user } = identity
     if (!this.deps.hasRoomFor(user.id)) {
       const message = `At most ${this.options.maxConnectionsPerUser} connections per user`
       refuse('TOO_MANY_CONNECTIONS', message, { userId: user.id })
@@ -178,6 +199,7 @@ export class Admission {
     }
     handshake.held = true
     socket.data.user = user
+    socket.data.identity = identity
     this.deps.log.info({ event: 'connect', userId: user.id, socketId: socket.id, ...audit }, 'socket connected')
     next()
   }

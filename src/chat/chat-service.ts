@@ -2,6 +2,7 @@
 // Socket.IO (rooms and broadcasts are the chat's own vocabulary) but nothing of Fastify.
 import type { Server, Socket } from 'socket.io'
 import { ChatError } from '../errors.js'
+import type { Identity } from '../plugins/auth.js'
 import { RoomAccess, type RoomGrant, requireVoice } from './access.js'
 import { AnswerQueue } from './answers.js'
 import { type AuditHooks, AuditTrail } from './audit.js'
@@ -33,6 +34,8 @@ import type { ChatStore, PresenceChange, Role } from './store/parts.js'
 
 export interface SocketData {
   user: Member
+  /** What the socket's token said: its expiry, its id (set by admission). */
+  identity: Identity
   /** Chat rooms this socket joined (Socket.IO's own `socket.rooms` is gone by `disconnect`). */
   rooms: Set<string>
   /** Rate limit of `message:send` and `typing`. */

@@ -12,10 +12,21 @@ export interface IssuedToken {
   expiresAt: number
 }
 
+/** Who a valid token stands for, and what the token says of itself. */
+export interface Identity {
+  user: Member
+  /** When the token expires (ms since the epoch). */
+  expiresAt: number
+  /** When it was issued (ms since the epoch), when it says. */
+  issuedAt?: number
+  /** The token's own id (`jti`), when it has one: what revoking one token names. */
+  tokenId?: string
+}
+
 export interface Tokens {
   issue(user: Member): IssuedToken
-  /** The member a token stands for; throws UNAUTHORIZED for any token that is not valid. */
-  verify(token: unknown): Member
+  /** Who a token stands for; rejects UNAUTHORIZED for any token that is not valid. */
+  verify(token: unknown): Promise<Identity>
 }
 
 declare module 'fastify' {
@@ -24,6 +35,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     user: Member | null
+    identity: Identity | null
   }
 }
 
@@ -63,7 +75,7 @@ export default fp(
         const { exp } = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }
         return { token, expiresAt: exp * 1000 }
       },
-      verify(token) {
+      async verify(token) {
         if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
           throw new ChatError('UNAUTHORIZED', 'An access token is required')
         }
@@ -74,16 +86,24 @@ export default fp(
           const reason = (err as { code?: string }).code === 'FAST_JWT_EXPIRED' ? 'has expired' : 'is not valid'
           throw new ChatError('UNAUTHORIZED', `The access token ${reason}`)
         }
-        return { id: claim(payload, 'sub'), name: claim(payload, 'name') }
+        const identity: Identity = {
+          user: { id: claim(payload, 'sub'), name: claim(payload, 'name') },
+          expiresAt: (payload.exp as number) * 1000
+        }
+        if (typeof payload.iat === 'number') identity.issuedAt = payload.iat * 1000
+        if (typeof payload.jti === 'string') identity.tokenId = payload.jti
+        return identity
       }
     }
     fastify.decorate('tokens', tokens)
     fastify.decorateRequest('user', null)
+    fastify.decorateRequest('identity', null)
   },
   { name: 'auth' }
 )
 
 /** A preHandler for routes that need a signed-in user. */
 export async function requireUser(this: FastifyInstance, request: FastifyRequest): Promise<void> {
-  request.user = this.tokens.verify(bearer(request))
+  request.identity = await this.tokens.verify(bearer(request))
+  request.user = request.identity.user
 }

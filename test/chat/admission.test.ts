@@ -27,9 +27,9 @@ function setup(options: Partial<AdmissionOptions> = {}) {
       log: { info() {}, warn: (details) => warnings.push(details as Record<string, unknown>) },
       onRejected: (reason) => rejected.push(reason),
       draining: () => state.draining,
-      verify(token) {
+      async verify(token) {
         if (typeof token !== 'string') throw new ChatError('UNAUTHORIZED', 'No token')
-        return { id: token, name: token }
+        return { user: { id: token, name: token }, expiresAt: Date.now() + 60_000 }
       },
       hasRoomFor: (userId) => (users.get(userId) ?? 0) < 1
     }
@@ -135,9 +135,12 @@ function engineConnection() {
   }
 }
 
-function authenticate(admission: Admission, socket: ReturnType<typeof chatSocket>): Error | undefined {
+async function authenticateOnce(
+  admission: Admission,
+  socket: ReturnType<typeof chatSocket>
+): Promise<Error | undefined> {
   let result: Error | undefined | 'none' = 'none'
-  admission.authenticate(socket as never, (err) => (result = err))
+  await admission.authenticate(socket as never, (err) => (result = err))
   if (result === 'none') throw new Error('next was not called')
   return result
 }
@@ -145,21 +148,23 @@ function authenticate(admission: Admission, socket: ReturnType<typeof chatSocket
 t.test('the handshake: a token, room under the per-user cap, one chat socket per connection', async (t) => {
   const { admission, rejected, warnings, users } = setup()
   const conn = engineConnection()
-  const refused = authenticate(admission, chatSocket(undefined, conn)) as Error & { data: { code: string } }
+  const refused = (await authenticateOnce(admission, chatSocket(undefined, conn))) as Error & { data: { code: string } }
   t.same([refused.message, refused.data], ['No token', { code: 'UNAUTHORIZED' }])
   const alice = chatSocket('alice', conn)
-  t.equal(authenticate(admission, alice), undefined, 'accepted')
+  t.equal(await authenticateOnce(admission, alice), undefined, 'accepted')
   t.same(alice.data.user, { id: 'alice', name: 'alice' })
-  const second = authenticate(admission, chatSocket('bob', conn)) as Error & { data: { code: string } }
+  const second = (await authenticateOnce(admission, chatSocket('bob', conn))) as Error & { data: { code: string } }
   t.same(second.data, { code: 'TOO_MANY_CONNECTIONS' }, 'a second socket on the same connection')
   admission.released(alice as never)
   t.equal(
-    authenticate(admission, chatSocket('bob', conn)),
+    await authenticateOnce(admission, chatSocket('bob', conn)),
     undefined,
     'once the first is gone, the connection may carry another'
   )
   users.set('carol', 1)
-  const full = authenticate(admission, chatSocket('carol', engineConnection())) as Error & { data: { code: string } }
+  const full = (await authenticateOnce(admission, chatSocket('carol', engineConnection()))) as Error & {
+    data: { code: string }
+  }
   t.same([full.message, full.data], ['At most 1 connections per user', { code: 'TOO_MANY_CONNECTIONS' }])
   t.same(rejected, ['UNAUTHORIZED', 'TOO_MANY_CONNECTIONS', 'TOO_MANY_CONNECTIONS'])
   t.match(warnings[0], {
@@ -174,7 +179,7 @@ t.test('the handshake: a token, room under the per-user cap, one chat socket per
 t.test('a connection that keeps being refused is logged three times, then closed', async (t) => {
   const { admission, rejected, warnings } = setup()
   const conn = engineConnection()
-  for (let i = 0; i < REFUSALS_PER_CONNECTION + 2; i++) authenticate(admission, chatSocket(undefined, conn))
+  for (let i = 0; i < REFUSALS_PER_CONNECTION + 2; i++) await authenticateOnce(admission, chatSocket(undefined, conn))
   t.equal(rejected.length, REFUSALS_PER_CONNECTION + 2, 'every refusal counted')
   t.equal(warnings.length, REFUSALS_PER_CONNECTION, 'only the first three logged')
   t.equal(conn.closed, 0, 'not closed in the same turn: the refusals go out first')
