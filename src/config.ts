@@ -2,6 +2,7 @@
 // of the code gets one typed object and a bad value stops the boot with a line naming it.
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
+import { resolve } from 'node:path'
 
 export interface Config {
   port: number
@@ -42,6 +43,8 @@ export interface Config {
   drainTimeoutMs: number
   /** The longest a request may take to arrive whole (headers and body); then 408. */
   requestTimeoutMs: number
+  /** PEM files to serve HTTPS and WSS with (read again when they change); unset: plain HTTP. */
+  tls: { certFile: string; keyFile: string } | undefined
 }
 
 export class ConfigError extends Error {
@@ -165,6 +168,16 @@ function redisUrl(env: Env, name: string): string | undefined {
   return raw
 }
 
+/** Both files or neither; their contents are checked when the server is made (src/tls.ts). */
+function tlsFiles(env: Env): Config['tls'] {
+  const certFile = read(env, 'TLS_CERT_FILE')
+  const keyFile = read(env, 'TLS_KEY_FILE')
+  if (certFile === undefined && keyFile === undefined) return undefined
+  if (certFile === undefined) throw new ConfigError('TLS_CERT_FILE', 'must be set with TLS_KEY_FILE (both or neither)')
+  if (keyFile === undefined) throw new ConfigError('TLS_KEY_FILE', 'must be set with TLS_CERT_FILE (both or neither)')
+  return { certFile: resolve(certFile), keyFile: resolve(keyFile) }
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const logLevel = read(env, 'LOG_LEVEL')?.toLowerCase() ?? 'info'
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -213,7 +226,8 @@ export function loadConfig(env: Env = process.env): Config {
     // The drain waits twice (answers, then closing connections), each at most 40% of the grace
     // period, which leaves a fifth of it for closing the rest and exiting.
     drainTimeoutMs: Math.floor(shutdownGraceMs * 0.4),
-    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000)
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
+    tls: tlsFiles(env)
   }
 }
 
