@@ -1,8 +1,9 @@
 // The only reader of process.env. Every variable is parsed and checked once, here, so the rest
 // of the code gets one typed object and a bad value stops the boot with a line naming it.
-import { randomBytes } from 'node:crypto'
+import { createPublicKey, randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
+import ipaddr from 'ipaddr.js'
 
 export interface Config {
   port: number
@@ -13,6 +14,8 @@ export interface Config {
   /** True when JWT_SECRET was unset and a per-process secret was generated. */
   jwtSecretGenerated: boolean
   tokenTtlSeconds: number
+  /** Tokens from the operator's identity provider (JWT_JWKS_URL or JWT_PUBLIC_KEY); undefined: HS256 only. */
+  identityProvider: IdentityProviderConfig | undefined
   guestSessions: boolean
   /** Guest sign-ins per minute from one client address (0: no limit). */
   sessionRatePerMin: number
@@ -45,6 +48,23 @@ export interface Config {
   requestTimeoutMs: number
   /** PEM files to serve HTTPS and WSS with (read again when they change); unset: plain HTTP. */
   tls: { certFile: string; keyFile: string } | undefined
+}
+
+/** Algorithms an identity provider's tokens may use (never HS*: those are the service's own). */
+export type ProviderAlgorithm = 'RS256' | 'ES256' | 'EdDSA'
+
+export interface IdentityProviderConfig {
+  /** Where the keys come from: a JWKS fetched over HTTP, or one PEM public key and its algorithm. */
+  keys: { kind: 'jwks'; url: string } | { kind: 'pem'; pem: string; algorithm: ProviderAlgorithm }
+  issuer: string
+  audience: string
+  /** The claim holding the display name; undefined: `name`, else `preferred_username`. */
+  nameClaim: string | undefined
+  rolesClaim: string
+  /** Least time between two JWKS fetches, so unknown `kid`s cannot make the service hammer the provider. */
+  jwksCooldownMs: number
+  /** Most time the JWKS is used without asking the provider again. */
+  jwksRefreshMs: number
 }
 
 export class ConfigError extends Error {
@@ -112,6 +132,96 @@ function origins(env: Env, name: string): string[] | undefined {
     }
     return url.origin
   })
+}
+
+/** http:// is for a provider inside a private network (`keycloak:8080`, 10.0.0.5); others need https://. */
+function privateHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '')
+  if (ipaddr.isValid(host))
+    return ['private', 'loopback', 'uniqueLocal', 'linkLocal'].includes(ipaddr.parse(host).range())
+  return !host.includes('.') || /\.(local|internal|localhost|svc|cluster\.local)$/.test(host)
+}
+
+function jwksUrl(env: Env, name: string): string | undefined {
+  const raw = read(env, name)
+  if (raw === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(name, 'must be a URL such as https://idp.example.com/.well-known/jwks.json')
+  }
+  if (url.protocol === 'http:' && !privateHost(url.hostname)) {
+    throw new ConfigError(name, 'must be https:// (http:// only for a host inside a private network)')
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(name, 'must be an https:// URL')
+  return url.href
+}
+
+/** A PEM public key (`\n` escapes allowed, as env files write them) and the algorithm its type implies. */
+function publicKey(env: Env, name: string): { pem: string; algorithm: ProviderAlgorithm } | undefined {
+  const raw = read(env, name)
+  if (raw === undefined) return undefined
+  const pem = raw.replace(/\\n/g, '\n')
+  let key: ReturnType<typeof createPublicKey>
+  try {
+    key = createPublicKey(pem)
+  } catch {
+    throw new ConfigError(name, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----...)')
+  }
+  // createPublicKey takes a private key too (and derives its public half): a secret in the wrong place.
+  if (/PRIVATE KEY/.test(pem)) throw new ConfigError(name, 'must be a public key, not a private key')
+  const { asymmetricKeyType: type, asymmetricKeyDetails: details } = key
+  const spki = key.export({ type: 'spki', format: 'pem' }).toString()
+  if (type === 'rsa' && (details?.modulusLength ?? 0) >= 2048) return { pem: spki, algorithm: 'RS256' }
+  if (type === 'ec' && details?.namedCurve === 'prime256v1') return { pem: spki, algorithm: 'ES256' }
+  if (type === 'ed25519') return { pem: spki, algorithm: 'EdDSA' }
+  throw new ConfigError(
+    name,
+    'must be an RSA key of at least 2048 bits (RS256), a P-256 key (ES256) or an Ed25519 key (EdDSA)'
+  )
+}
+
+function claimName(env: Env, name: string): string | undefined {
+  const raw = read(env, name)
+  if (raw !== undefined && raw.length > 256)
+    throw new ConfigError(name, 'must be a claim name of at most 256 characters')
+  return raw
+}
+
+function identityProvider(env: Env): IdentityProviderConfig | undefined {
+  const url = jwksUrl(env, 'JWT_JWKS_URL')
+  const pem = publicKey(env, 'JWT_PUBLIC_KEY')
+  const issuer = read(env, 'JWT_ISSUER')
+  const audience = read(env, 'JWT_AUDIENCE')
+  const nameClaim = claimName(env, 'JWT_NAME_CLAIM')
+  const rolesClaim = claimName(env, 'JWT_ROLES_CLAIM') ?? 'roles'
+  if (url !== undefined && pem !== undefined) {
+    throw new ConfigError('JWT_PUBLIC_KEY', 'and JWT_JWKS_URL are both set; set one of them')
+  }
+  if (url === undefined && pem === undefined) {
+    for (const variable of ['JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_NAME_CLAIM', 'JWT_ROLES_CLAIM']) {
+      if (read(env, variable) !== undefined) {
+        throw new ConfigError(variable, 'is set, but neither JWT_JWKS_URL nor JWT_PUBLIC_KEY is')
+      }
+    }
+    return undefined
+  }
+  // Without both, any token the provider signs for any client of it would be taken for this service's.
+  if (issuer === undefined) throw new ConfigError('JWT_ISSUER', 'is required with JWT_JWKS_URL or JWT_PUBLIC_KEY')
+  if (audience === undefined) throw new ConfigError('JWT_AUDIENCE', 'is required with JWT_JWKS_URL or JWT_PUBLIC_KEY')
+  return {
+    keys:
+      url !== undefined
+        ? { kind: 'jwks', url }
+        : { kind: 'pem', ...(pem as { pem: string; algorithm: ProviderAlgorithm }) },
+    issuer,
+    audience,
+    nameClaim,
+    rolesClaim,
+    jwksCooldownMs: 30_000,
+    jwksRefreshMs: 3_600_000
+  }
 }
 
 /** Named ranges that proxy-addr (behind Fastify's `trustProxy`) understands. */
@@ -197,6 +307,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecret: secret ?? randomBytes(32).toString('base64url'),
     jwtSecretGenerated: secret === undefined,
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 86_400, 60, 31_536_000),
+    identityProvider: identityProvider(env),
     guestSessions: bool(env, 'GUEST_SESSIONS', true),
     sessionRatePerMin: int(env, 'SESSION_RATE_PER_MIN', 30, 0, 1_000_000),
     trustProxy: trustProxy(env, 'TRUST_PROXY'),
