@@ -59,7 +59,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     userRoomMessagesPerMin: config.userRoomMessagesPerMin,
     store: options.store
   })
-  await app.register(healthPlugin, { pingStore: () => app.store.ping() })
+  // Ready once the store answers and the revocation list was read from it.
+  await app.register(healthPlugin, {
+    pingStore: async () => {
+      await app.store.ping()
+      await app.lifetimes.ready
+    }
+  })
   await app.register(socketPlugin, { config, store: app.store, adapter: app.clusterAdapter, hooks: options.hooks })
   await app.register(sessionRoutes, { config, redis: app.redisClient })
   await app.register(roomRoutes)

@@ -19,6 +19,8 @@ export const errorTable: Record<HttpErrorCode, { status: number; message: string
   UNAUTHORIZED: { status: 401, message: 'A valid access token is required' },
   NOT_IN_ROOM: { status: 403, message: 'Join the room first' },
   NOT_FOUND: { status: 404, message: 'Not found' },
+  TOKEN_EXPIRED: { status: 401, message: 'The access token has expired' },
+  TOKEN_REVOKED: { status: 401, message: 'The access token was revoked' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json' },

@@ -34,8 +34,10 @@ import type { ChatStore, PresenceChange, Role } from './store/parts.js'
 
 export interface SocketData {
   user: Member
-  /** What the socket's token said: its expiry, its id (set by admission). */
+  /** What the socket's token said: its expiry, its id (set by admission, changed by auth:refresh). */
   identity: Identity
+  /** What revoking the socket's token names (token-lifetimes.ts). */
+  tokenKey: string
   /** Chat rooms this socket joined (Socket.IO's own `socket.rooms` is gone by `disconnect`). */
   rooms: Set<string>
   /** Rate limit of `message:send` and `typing`. */

@@ -17,7 +17,9 @@ export const ErrorCode = {
   UNKNOWN_EVENT: 'UNKNOWN_EVENT',
   FORBIDDEN: 'FORBIDDEN',
   CONFLICT: 'CONFLICT',
-  NOT_FOUND: 'NOT_FOUND'
+  NOT_FOUND: 'NOT_FOUND',
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
+  TOKEN_REVOKED: 'TOKEN_REVOKED'
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -59,6 +61,12 @@ export type LeavePayload = Static<typeof LeavePayload>
 export type HistoryPayload = Static<typeof HistoryPayload>
 export type TypingPayload = Static<typeof TypingPayload>
 export type DeletePayload = Static<typeof DeletePayload>
+export const RefreshPayload = Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096 }) }, strict)
+export type RefreshPayload = Static<typeof RefreshPayload>
+export interface RefreshResult {
+  /** When the new token expires (ms since the epoch). */
+  expiresAt: number
+}
 export type SendPayload = Static<ReturnType<typeof sendPayloadSchema>>
 
 export interface Member {
@@ -149,6 +157,7 @@ export interface ClientToServerEvents {
   'room:history': (payload: HistoryPayload, ack?: Ack<HistoryResult>) => void
   typing: (payload: TypingPayload, ack?: Ack<EmptyResult>) => void
   'message:delete': (payload: DeletePayload, ack?: Ack<EmptyResult>) => void
+  'auth:refresh': (payload: RefreshPayload, ack?: Ack<RefreshResult>) => void
 }
 
 export interface PresenceEvent {
@@ -192,8 +201,14 @@ export type MembershipChange =
    */
   | { kind: 'grant'; userId: string; room: string; role?: RoleName; mutedUntil?: number | null; blocked?: boolean }
 
+/** A revocation, told to every node (see chat/token-lifetimes.ts). */
+export type Revocation =
+  | { kind: 'token'; key: string; userId: string; expiresAt: number }
+  | { kind: 'user'; userId: string; before: number }
+
 export interface InterServerEvents {
   membership: (change: MembershipChange, ack: (result: 'ok' | 'failed') => void) => void
+  revocation: (revocation: Revocation, ack: (result: 'ok' | 'failed') => void) => void
 }
 
 export type ClientEventName = keyof ClientToServerEvents
@@ -205,5 +220,6 @@ export const CLIENT_EVENTS = Object.keys({
   'message:send': true,
   'room:history': true,
   typing: true,
-  'message:delete': true
+  'message:delete': true,
+  'auth:refresh': true
 } satisfies Record<ClientEventName, true>) as ClientEventName[]

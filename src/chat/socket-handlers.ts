@@ -15,6 +15,8 @@ import {
   HistoryPayload,
   JoinPayload,
   LeavePayload,
+  RefreshPayload,
+  type RefreshResult,
   sendPayloadSchema,
   TypingPayload
 } from './protocol.js'
@@ -127,7 +129,13 @@ function markFailed(span: Span, code: ErrorCode): void {
 
 export function createSocketHandlers(
   service: ChatService,
-  options: { maxMessageLength: number; gate: InflightGate; hooks: HandlerHooks }
+  options: {
+    maxMessageLength: number
+    gate: InflightGate
+    hooks: HandlerHooks
+    /** `auth:refresh`: the socket's token replaced by a fresh one (token-lifetimes.ts). */
+    refresh: (socket: ChatSocket, payload: RefreshPayload) => Promise<RefreshResult>
+  }
 ): (socket: ChatSocket) => void {
   const { gate, hooks } = options
   const routes: Record<ClientEventName, Route> = {
@@ -137,7 +145,8 @@ export function createSocketHandlers(
     'message:send': route(sendPayloadSchema(options.maxMessageLength), (s, p) => service.send(s, p), 'messages'),
     'room:history': route(HistoryPayload, (s, p) => service.history(s, p), 'rooms'),
     typing: route(TypingPayload, (s, p) => service.typing(s, p), 'messages'),
-    'message:delete': route(DeletePayload, (s, p) => service.deleteMessage(s, p), 'messages')
+    'message:delete': route(DeletePayload, (s, p) => service.deleteMessage(s, p), 'messages'),
+    'auth:refresh': route(RefreshPayload, (s, p) => options.refresh(s, p), 'rooms')
   }
   const known = new Set<string>(Object.keys(routes))
 

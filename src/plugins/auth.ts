@@ -104,6 +104,10 @@ export default fp(
 
 /** A preHandler for routes that need a signed-in user. */
 export async function requireUser(this: FastifyInstance, request: FastifyRequest): Promise<void> {
-  request.identity = await this.tokens.verify(bearer(request))
-  request.user = request.identity.user
+  const raw = bearer(request)
+  const identity = await this.tokens.verify(raw)
+  // A revoked token (signed out, its user revoked) is refused like a bad one.
+  this.lifetimes.require(identity, raw as string)
+  request.identity = identity
+  request.user = identity.user
 }

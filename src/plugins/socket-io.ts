@@ -15,6 +15,7 @@ import { watchSlowConsumers } from '../chat/slow-consumers.js'
 import { createSocketHandlers, type HandlerHooks, InflightGate } from '../chat/socket-handlers.js'
 import { chatRoomName, isChatRoom } from '../chat/socket-rooms.js'
 import type { ChatStore } from '../chat/store/parts.js'
+import { TokenLifetimes, tokenKey } from '../chat/token-lifetimes.js'
 import type { Config } from '../config.js'
 import type { ChatMetrics } from '../metrics.js'
 
@@ -25,6 +26,7 @@ declare module 'fastify' {
     chat: ChatService
     moderation: Moderation
     direct: DirectRooms
+    lifetimes: TokenLifetimes
   }
 }
 
@@ -135,19 +137,42 @@ export default fp(
     })
     fastify.decorate('chat', chat)
 
+    const lifetimes = new TokenLifetimes({
+      io,
+      list: options.store.revocations,
+      verify: (token) => fastify.tokens.verify(token),
+      clustered: options.adapter !== undefined,
+      log
+    })
+    lifetimes.start()
+    fastify.decorate('lifetimes', lifetimes)
+    fastify.addHook('onClose', async function stopTokenClocks() {
+      lifetimes.close()
+    })
+
     const hooks = handlerHooks(log, metrics, options.hooks)
-    const attach = createSocketHandlers(chat, { maxMessageLength: config.maxMessageLength, gate, hooks })
+    const attach = createSocketHandlers(chat, {
+      maxMessageLength: config.maxMessageLength,
+      gate,
+      hooks,
+      refresh: (socket, payload) => lifetimes.refresh(socket, payload)
+    })
 
     const admission = new Admission(config, {
       log,
       onRejected: (reason) => metrics.connectionRejections.inc({ reason }),
       draining: () => fastify.lifecycle.phase === 'draining',
-      verify: (token) => fastify.tokens.verify(token),
+      async verify(token) {
+        const identity = await fastify.tokens.verify(token)
+        // A revoked token (signed out, its user revoked) is refused like a bad one.
+        lifetimes.require(identity, token as string)
+        return identity
+      },
       hasRoomFor: (userId) => chat.hasConnectionRoom(userId)
     })
     io.engine.on('connection', admission.countConnection)
     io.use(admission.authenticate)
-    const parts = { chat, attach, admission, metrics, log }
+    const parts = { chat, attach, admission, metrics, log, lifetimes }
     io.on('connection', (socket: ChatSocket) => connected(socket, parts))
   },
   { name: 'socket-io', dependencies: ['auth', 'health', 'metrics'] }
@@ -169,13 +194,16 @@ function handlerHooks(log: FastifyBaseLogger, metrics: ChatMetrics, extra?: Part
 
 /** A socket passed admission: set up, handled, counted, and undone when it disconnects. */
 function connected(socket: ChatSocket, parts: ConnectionParts): void {
-  const { chat, admission, metrics, log } = parts
+  const { chat, admission, metrics, log, lifetimes } = parts
   chat.connected(socket)
+  socket.data.tokenKey = tokenKey(socket.data.identity, String((socket.handshake.auth as { token?: unknown }).token))
+  lifetimes.connected(socket)
   parts.attach(socket)
   metrics.connectionsTotal.inc()
   metrics.connectionsActive.inc()
   socket.on('disconnect', function onDisconnect(reason) {
     admission.released(socket)
+    lifetimes.disconnected(socket)
     metrics.connectionsActive.dec()
     metrics.disconnections.inc({ reason })
     log.info({ event: 'disconnect', userId: socket.data.user.id, socketId: socket.id, reason }, 'socket disconnected')
@@ -189,6 +217,7 @@ interface ConnectionParts {
   chat: ChatService
   attach: (socket: ChatSocket) => void
   admission: Admission
+  lifetimes: TokenLifetimes
   metrics: ChatMetrics
   log: FastifyBaseLogger
 }

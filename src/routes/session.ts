@@ -8,6 +8,7 @@ import { checkDisplayText } from '../chat/names.js'
 import { addressKey } from '../client-address.js'
 import type { Config } from '../config.js'
 import { ChatError } from '../errors.js'
+import { bearer, requireUser } from '../plugins/auth.js'
 import { ErrorResponse } from './schemas.js'
 
 export const MAX_NAME_LENGTH = 32
@@ -62,6 +63,20 @@ export default async function sessionRoutes(fastify: FastifyInstance, options: S
       const user = { id: randomUUID(), name: checkName(request.body.name) }
       const { token, expiresAt } = fastify.tokens.issue(user)
       return reply.code(201).send({ token, user, expiresAt })
+    }
+  )
+
+  // Signing out for real: this token is refused from now on, on every node, and the sockets that
+  // used it are disconnected (TOKEN_REVOKED).
+  fastify.delete(
+    '/api/session',
+    { preHandler: requireUser, schema: { response: { 204: Type.Null(), '4xx': ErrorResponse, '5xx': ErrorResponse } } },
+    async function signOut(request, reply) {
+      const identity = request.identity
+      if (identity === null) throw new ChatError('UNAUTHORIZED')
+      await fastify.lifetimes.revokeToken(identity, bearer(request) as string)
+      request.log.info({ event: 'token_revoked', userId: identity.user.id }, 'signed out: token revoked')
+      return reply.code(204).send()
     }
   )
 }

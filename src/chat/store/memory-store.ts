@@ -4,6 +4,7 @@ import type { Entry } from '../protocol.js'
 import { MemoryDirectory } from './memory-directory.js'
 import { MemoryLog } from './memory-log.js'
 import { MemoryPresence } from './memory-presence.js'
+import { MemoryRevocations } from './memory-revocations.js'
 import type { ChatStore, FeedEntry, RoomFeed } from './parts.js'
 
 class MemoryFeed implements RoomFeed {
@@ -27,6 +28,7 @@ class MemoryFeed implements RoomFeed {
 export class MemoryStore implements ChatStore {
   readonly presence = new MemoryPresence()
   readonly directory = new MemoryDirectory()
+  readonly revocations = new MemoryRevocations()
   readonly feed = new MemoryFeed()
   readonly log: MemoryLog
   readonly available = true
@@ -51,5 +53,6 @@ export class MemoryStore implements ChatStore {
     this.log.clear()
     this.presence.clear()
     this.directory.clear()
+    this.revocations.clear()
   }
 }

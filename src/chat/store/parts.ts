@@ -271,12 +271,26 @@ export interface RoomFeed {
   unfollow(room: string): void
 }
 
+/** Tokens and users' tokens refused before their time (signing out, revoking a user). */
+export interface RevocationList {
+  /** Refuses the token named `key` until `expiresAt`, when it would have expired anyway. */
+  revokeToken(key: string, expiresAt: number): Promise<void>
+  /** Refuses the user's tokens issued before `before`. */
+  revokeUser(userId: string, before: number): Promise<void>
+  /** Everything revoked that still matters at `now`. */
+  all(now: number): Promise<{
+    tokens: Array<{ key: string; expiresAt: number }>
+    users: Array<{ userId: string; before: number }>
+  }>
+}
+
 /** The parts together, and the health of what holds them. */
 export interface ChatStore {
   readonly log: MessageLog
   readonly presence: Presence
   readonly directory: Directory
   readonly feed: RoomFeed
+  readonly revocations: RevocationList
   /**
    * Whether the store seems to answer right now (connected, and its last command went through),
    * without asking it: for what is not worth queueing while it is away (typing).

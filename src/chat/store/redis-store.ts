@@ -9,6 +9,7 @@ import { RedisFeed } from './redis-feed.js'
 import { migrateLegacyKeys } from './redis-legacy.js'
 import { RedisLog } from './redis-log.js'
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js'
+import { RedisRevocations } from './redis-revocations.js'
 
 export interface RedisStoreOptions extends RedisPresenceOptions {
   historyLimit: number
@@ -28,6 +29,7 @@ export class RedisStore implements ChatStore {
   readonly log: RedisLog
   readonly presence: RedisPresence
   readonly directory: RedisDirectory
+  readonly revocations: RedisRevocations
   readonly feed: RedisFeed
   private readonly calls: RedisCalls
   /** Moving earlier versions' keys: readiness waits for it (undefined: not started, or failed). */
@@ -48,6 +50,7 @@ export class RedisStore implements ChatStore {
     this.log = new RedisLog(this.calls, { ...options, writesWait: () => (this.migrated ? undefined : this.migration) })
     this.presence = new RedisPresence(this.calls, options)
     this.directory = new RedisDirectory(this.calls)
+    this.revocations = new RedisRevocations(this.calls)
     this.feed = new RedisFeed(subscriber, this.log, { onError: options.onError, onLost: options.onFeedLost })
   }
 
