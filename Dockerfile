@@ -17,6 +17,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Over HTTPS when the node serves TLS itself (TLS_CERT_FILE); a liveness check on loopback, so
+# the certificate's name is not checked.
+HEALTHCHECK --interval=10s --timeout=3s CMD node -e "require(process.env.TLS_CERT_FILE?'node:https':'node:http').get({host:'127.0.0.1',port:process.env.PORT||3000,path:'/healthz',rejectUnauthorized:false,timeout:2500},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"
 # Run node directly (not npm) so SIGTERM reaches the process and the drain runs.
 CMD ["node", "--enable-source-maps", "--import", "./dist/server/telemetry.js", "dist/server/server.js"]

@@ -14,10 +14,12 @@ import securityPlugin from './plugins/security.js'
 import socketPlugin, { SOCKET_PATH } from './plugins/socket-io.js'
 import staticClientPlugin from './plugins/static-client.js'
 import storePlugin from './plugins/store.js'
+import tlsReloadPlugin from './plugins/tls.js'
 import directRoutes from './routes/direct.js'
 import memberRoutes from './routes/members.js'
 import roomRoutes from './routes/rooms.js'
 import sessionRoutes from './routes/session.js'
+import { httpsServerOptions } from './tls.js'
 
 export interface BuildOptions {
   /** Fastify's logger option; defaults to pino at the configured level. */
@@ -40,12 +42,15 @@ export function loggerOptions(
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const edge = edgeServerOptions(config)
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config),
-    ...edgeServerOptions(config)
+    ...edge,
+    ...httpsServerOptions(config.tls, edge.http)
   })
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   await app.register(httpEdgePlugin, { socketPath: SOCKET_PATH })
+  if (config.tls !== undefined) await app.register(tlsReloadPlugin, { files: config.tls })
 
   if (config.jwtSecretGenerated) {
     app.log.warn('JWT_SECRET is not set: using a random secret for this process (fine for one node, wrong for several)')

@@ -6,9 +6,10 @@ import { buildApp, loggerOptions } from './app.js'
 import { type Config, ConfigError, loadConfig } from './config.js'
 import { logDestination } from './logger.js'
 
-function configOrExit(): Config {
+/** A bad variable, or a file one names (TLS_CERT_FILE), stops the boot with one line. */
+async function orExit<T>(step: () => T | Promise<T>): Promise<T> {
   try {
-    return loadConfig()
+    return await step()
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     process.stderr.write(`${err.message}\n`)
@@ -16,9 +17,9 @@ function configOrExit(): Config {
   }
 }
 
-const config = configOrExit()
+const config: Config = await orExit(() => loadConfig())
 const logs = logDestination()
-const app = await buildApp(config, { logger: loggerOptions(config, logs) })
+const app = await orExit(() => buildApp(config, { logger: loggerOptions(config, logs) }))
 app.metrics.logLinesDroppedWith(() => logs.dropped)
 
 closeWithGrace({ delay: config.shutdownGraceMs, logger: app.log }, async function shutdown({ signal, err }) {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
 
@@ -142,4 +143,24 @@ t.test('a bad value throws a ConfigError naming the variable', async (t) => {
     )
   }
   t.ok(new ConfigError('X', 'y') instanceof Error)
+})
+
+t.test('TLS_CERT_FILE and TLS_KEY_FILE come together, or not at all', async (t) => {
+  t.equal(loadConfig({}).tls, undefined, 'unset: plain HTTP')
+  t.same(
+    loadConfig({ TLS_CERT_FILE: ' /etc/chat/tls.crt ', TLS_KEY_FILE: 'tls.key' }).tls,
+    { certFile: '/etc/chat/tls.crt', keyFile: resolve('tls.key') },
+    'paths trimmed, a relative one resolved against the working directory'
+  )
+  for (const [env, variable] of [
+    [{ TLS_CERT_FILE: '/etc/chat/tls.crt' }, 'TLS_KEY_FILE'],
+    [{ TLS_KEY_FILE: '/etc/chat/tls.key' }, 'TLS_CERT_FILE'],
+    [{ TLS_CERT_FILE: '/etc/chat/tls.crt', TLS_KEY_FILE: ' ' }, 'TLS_KEY_FILE']
+  ] as const) {
+    t.throws(
+      () => loadConfig(env),
+      { name: 'ConfigError', variable, message: new RegExp(`^invalid configuration: ${variable} must be set with`) },
+      `${JSON.stringify(env)} is refused`
+    )
+  }
 })

@@ -7,7 +7,7 @@ import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
 
 export interface SecurityOptions {
-  config: Pick<Config, 'corsOrigins'>
+  config: Pick<Config, 'corsOrigins' | 'tls'>
 }
 
 export default fp(
@@ -25,7 +25,9 @@ export default fp(
           // Served over plain HTTP on a laptop or behind a TLS-terminating balancer alike.
           upgradeInsecureRequests: null
         }
-      }
+      },
+      // Only when this process serves TLS itself; behind a terminating proxy, the proxy sends it.
+      strictTransportSecurity: config.tls === undefined ? false : { maxAge: 31_536_000, includeSubDomains: true }
     })
     if (config.corsOrigins !== undefined) {
       await fastify.register(cors, { origin: config.corsOrigins, methods: ['GET', 'POST'] })
