@@ -93,3 +93,32 @@ t.test('the Kubernetes manifests match the code: probe paths, ports, timings', a
   const notes = readFileSync(`${root}/deploy/k8s/README.md`, 'utf8')
   t.match(notes, /[Ss]ticky sessions/, 'the notes explain sticky sessions')
 })
+
+t.test('the Ingress terminates TLS and carries WebSockets to the Service', async (t) => {
+  const chat = docs('chat.yaml')
+  const ingress = chat.find((d) => d.kind === 'Ingress')
+  const service = chat.find((d) => d.kind === 'Service')
+  t.equal(ingress.apiVersion, 'networking.k8s.io/v1')
+  t.equal(ingress.spec.ingressClassName, 'nginx', 'written for ingress-nginx, whose annotations it uses')
+  const [tls] = ingress.spec.tls
+  t.match(tls.secretName, /^[a-z0-9-]+$/, 'the certificate comes from a Secret')
+  const hosts = ingress.spec.rules.map((r: { host: string }) => r.host)
+  t.same(tls.hosts, hosts, 'every host it routes is served over TLS')
+  const notes = ingress.metadata.annotations as Record<string, string>
+  t.equal(notes['nginx.ingress.kubernetes.io/ssl-redirect'], 'true', 'plain HTTP is sent to HTTPS')
+  // Socket.IO pings every 25 s and waits 20 s for the answer: an idle socket must outlive that.
+  for (const timeout of ['proxy-read-timeout', 'proxy-send-timeout']) {
+    t.ok(Number(notes[`nginx.ingress.kubernetes.io/${timeout}`]) > 45, `${timeout} outlasts a heartbeat`)
+  }
+  t.equal(notes['nginx.ingress.kubernetes.io/affinity'], 'cookie', 'long-polling sessions stay on one pod')
+  const backend = ingress.spec.rules[0].http.paths[0].backend.service
+  t.equal(backend.name, service.metadata.name, 'it routes to the chat Service')
+  t.ok(
+    service.spec.ports.some((p: { name: string }) => p.name === backend.port.name),
+    'on a port the Service has'
+  )
+  const config = chat.find((d) => d.kind === 'ConfigMap').data as Record<string, string>
+  t.equal(config.TLS_CERT_FILE, undefined, 'the pods behind it speak plain HTTP')
+  const readme = readFileSync(`${root}/deploy/k8s/README.md`, 'utf8')
+  t.match(readme, /chat-tls/, 'the notes say how to provide the certificate')
+})
