@@ -7,6 +7,7 @@ export const METRIC = {
   connectionsActive: 'chat_connections_active',
   connectionsTotal: 'chat_connections_total',
   connectionRejections: 'chat_connection_rejections_total',
+  tokenRefusals: 'chat_token_refusals_total',
   disconnections: 'chat_disconnections_total',
   messagesReceived: 'chat_messages_received_total',
   messagesDelivered: 'chat_messages_delivered_total',
@@ -33,6 +34,7 @@ export interface ChatMetrics {
   connectionsActive: Gauge
   connectionsTotal: Counter
   connectionRejections: Counter<'reason'>
+  tokenRefusals: Counter<'reason'>
   disconnections: Counter<'reason'>
   messagesReceived: Counter
   messagesDelivered: Counter
@@ -138,6 +140,12 @@ function plainMetrics(registers: Registry[]) {
     connectionRejections: new Counter({
       name: METRIC.connectionRejections,
       help: 'Connection attempts refused, by reason (UNAUTHORIZED, TOO_MANY_CONNECTIONS, ADDRESS_LIMIT, ORIGIN, DRAINING)',
+      labelNames: ['reason'],
+      registers
+    }),
+    tokenRefusals: new Counter({
+      name: METRIC.tokenRefusals,
+      help: 'Access tokens refused, on sockets and HTTP, by reason (expired, bad_signature, wrong_issuer, unknown_kid, ...)',
       labelNames: ['reason'],
       registers
     }),

@@ -16,10 +16,9 @@ export interface Pending {
   unanswered?: boolean
 }
 
-/** A member as the member list has them: a role, and whether the server says they are a guest. */
+/** A member as the member list has them: a role, and whether the server says they are a guest (Member's `guest`). */
 export interface RosterMember extends Member {
   role: RoleName
-  guest?: boolean
 }
 
 /** An entry without `type` is a message; any other is a change to one (a deletion, later edits). */

@@ -6,7 +6,7 @@ import type { Socket as EngineSocket } from 'engine.io'
 import { addressKey, clientAddressResolver, trustedPeerResolver } from '../client-address.js'
 import type { Config } from '../config.js'
 import { ChatError } from '../errors.js'
-import type { Identity } from '../plugins/auth.js'
+import type { Identity, TokenUse } from '../plugins/auth.js'
 import type { ChatSocket } from './chat-service.js'
 import type { ErrorCode } from './protocol.js'
 
@@ -40,7 +40,7 @@ export interface AdmissionDeps {
   /** Whether the node drains: every new connection is refused then. */
   draining(): boolean
   /** Who a token stands for; rejects UNAUTHORIZED (a ChatError) otherwise. */
-  verify(token: unknown): Promise<Identity>
+  verify(token: unknown, use: TokenUse): Promise<Identity>
   /** Whether the user may have one more socket on this node. */
   hasRoomFor(userId: string): boolean
 }
@@ -185,7 +185,8 @@ export class Admission {
     }
     let identity: Identity
     try {
-      identity = await this.deps.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
+      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token
+      identity = await this.deps.verify(token, { address: socket.handshake.address })
     } catch (err) {
       const message = err instanceof ChatError ? err.message : 'The access token is not valid'
       refuse('UNAUTHORIZED', message, { detail: message })

@@ -72,6 +72,8 @@ export type SendPayload = Static<ReturnType<typeof sendPayloadSchema>>
 export interface Member {
   id: string
   name: string
+  /** A guest: a name picked at sign-in (POST /api/session), vouched for by nobody. */
+  guest?: true
 }
 
 export interface Message {

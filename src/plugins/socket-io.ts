@@ -162,8 +162,8 @@ export default fp(
       log,
       onRejected: (reason) => metrics.connectionRejections.inc({ reason }),
       draining: () => fastify.lifecycle.phase === 'draining',
-      async verify(token) {
-        const identity = await fastify.tokens.verify(token)
+      async verify(token, use) {
+        const identity = await fastify.tokens.verify(token, use)
         // A revoked token (signed out, its user revoked) is refused like a bad one.
         lifetimes.require(identity, token as string)
         return identity
