@@ -4,26 +4,27 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import Type from 'typebox'
-import { checkDisplayText } from '../chat/names.js'
+import { checkName, posesAsStaff } from '../chat/names.js'
 import { addressKey } from '../client-address.js'
 import type { Config } from '../config.js'
 import { ChatError } from '../errors.js'
 import { bearer, requireUser } from '../plugins/auth.js'
 import { ErrorResponse } from './schemas.js'
 
-export const MAX_NAME_LENGTH = 32
-
 const SessionBody = Type.Object({ name: Type.String({ maxLength: 256 }) }, { additionalProperties: false })
 const SessionReply = Type.Object({
   token: Type.String(),
-  user: Type.Object({ id: Type.String(), name: Type.String() }),
+  user: Type.Object({ id: Type.String(), name: Type.String(), guest: Type.Optional(Type.Literal(true)) }),
   expiresAt: Type.Integer()
 })
 
-export function checkName(raw: string): string {
-  const checked = checkDisplayText(raw, MAX_NAME_LENGTH, 'name')
+/** The name rule (chat/names.ts), and no guest passes for staff or the service itself. */
+export function guestName(raw: string): string {
+  const checked = checkName(raw)
   if ('refused' in checked) throw new ChatError('INVALID_PAYLOAD', checked.refused)
-  return checked.text
+  if (posesAsStaff(checked.name))
+    throw new ChatError('INVALID_PAYLOAD', 'That name is kept for the service and its staff')
+  return checked.name
 }
 
 export interface SessionRouteOptions {
@@ -60,8 +61,12 @@ export default async function sessionRoutes(fastify: FastifyInstance, options: S
     },
     async function createSession(request, reply) {
       if (!options.config.guestSessions) throw new ChatError('NOT_FOUND', 'Guest sessions are turned off')
-      const user = { id: randomUUID(), name: checkName(request.body.name) }
+      const user = { id: randomUUID(), name: guestName(request.body.name), guest: true as const }
       const { token, expiresAt } = fastify.tokens.issue(user)
+      request.log.info(
+        { event: 'sign_in', userId: user.id, name: user.name, guest: true, address: request.ip },
+        'signed in'
+      )
       return reply.code(201).send({ token, user, expiresAt })
     }
   )
