@@ -42,9 +42,14 @@ export class RoomAdmin {
   private readonly rosterTimers = new Map<RoomState, ReturnType<typeof setTimeout>>()
 
   constructor(
-    private readonly token: string,
+    /** The sign-in's token as it is now (it is refreshed). */
+    private readonly tokenNow: () => string,
     private readonly hooks: AdminHooks
   ) {}
+
+  private get token(): string {
+    return this.tokenNow()
+  }
 
   close(): void {
     for (const timer of this.rosterTimers.values()) clearTimeout(timer)

@@ -1,13 +1,16 @@
 // One sign-in's chat screen: its rooms, connection, sync and outbox, wired to each other and to
 // what the page shows. Made at sign-in, closed at sign-out; nothing of it runs after that.
 import { hasVisibleText, isRoomName } from '../../src/chat/limits.js'
-import type { Message, RoleName, RoomInfo, RoomRemovedEvent } from '../../src/chat/protocol.js'
+import type { Member, Message, RoleName, RoomInfo, RoomRemovedEvent } from '../../src/chat/protocol.js'
 import { type Invite, RoomAdmin } from './admin.js'
 import { api } from './api.js'
 import { Connection } from './connection.js'
+import { lookAlikeTags } from './look-alikes.js'
 import { type Line, Outbox } from './outbox.js'
+import { Renewal } from './renewal.js'
 import { request } from './request.js'
-import type { RoomState } from './room-state.js'
+import { ROOM_RETRY } from './retry.js'
+import { isMessage, type RoomState } from './room-state.js'
 import { type ListedRoom, Rooms } from './rooms.js'
 import { fetchRooms, type Session } from './session.js'
 import { type Keep, Sync } from './sync.js'
@@ -37,15 +40,26 @@ const REMOVED_WORDS: Record<RoomRemovedEvent['reason'], (label: string) => strin
   left: () => undefined
 }
 
+/** Everyone a room shows: its members, who is here, the authors of the messages held, who types. */
+function* peopleOf(room: RoomState): Iterable<Member> {
+  yield* room.roster?.values() ?? []
+  yield* room.members.values()
+  for (const entry of room.entries.values()) if (isMessage(entry)) yield entry.user
+  for (const t of room.typing.values()) yield t.member
+}
+
 export interface ChatHooks {
   /** A line refused as it is goes back to the composer to be changed. */
   edit(text: string): void
-  /** The server no longer takes the token. */
+  /** The server no longer takes the token (expired, not refreshed): the same person signs in again. */
   unauthorized(): void
+  /** The token was revoked (signed out elsewhere, or by the service): signed out here too. */
+  revoked(): void
 }
 
 export class Chat {
   private readonly rooms = Rooms.restore()
+  private readonly renewal: Renewal
   private readonly connection: Connection
   private readonly sync: Sync
   private readonly outbox: Outbox
@@ -61,17 +75,24 @@ export class Chat {
   /** The invite link last made, shown while its room is open. */
   private invite: Invite | undefined
   private closed = false
+  /** What the server said when it last ended this socket's token (chat:error, event auth). */
+  private tokenEnded: 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' | undefined
 
   constructor(
-    readonly session: Session,
+    session: Session,
     carried: Line[],
     private readonly hooks: ChatHooks
   ) {
-    this.connection = new Connection(session.token, {
+    this.renewal = new Renewal(session, {
+      renewed: (fresh) => void this.tellSocket(fresh),
+      ended: (why) => (why === 'revoked' ? hooks.revoked() : hooks.unauthorized())
+    })
+    this.connection = new Connection(() => this.renewal.token, {
       connected: () => void this.connected(),
-      disconnected: () => {
+      disconnected: (byServer) => {
         this.sync.disconnected()
         this.render()
+        if (byServer) void this.cut()
       },
       status: (state, detail) => {
         if (!this.closed) renderConnection(state, detail)
@@ -102,7 +123,7 @@ export class Chat {
     })
     this.outbox = new Outbox(this.rooms, socket, () => this.render())
     this.typing = new Typing(socket, this.rooms)
-    this.admin = new RoomAdmin(session.token, {
+    this.admin = new RoomAdmin(() => this.renewal.token, {
       render: () => this.render(),
       notice: showNotice,
       enter: (room, role) => this.enter(room, role)
@@ -118,9 +139,20 @@ export class Chat {
     this.roomsTimer = setInterval(() => void this.refreshPublicRooms(), 15_000)
   }
 
+  /** The sign-in as it is now: its token is refreshed as it goes. */
+  get session(): Session {
+    return this.renewal.current
+  }
+
+  /** A session another tab saved (a refreshed token): taken if it is this user's and newer. */
+  adopt(session: Session): void {
+    this.renewal.adopt(session)
+  }
+
   /** Ends this sign-in; returns the lines still waiting, to carry to the next. */
   close(): Line[] {
     const lines = this.outbox.lines()
+    this.renewal.close()
     clearInterval(this.roomsTimer)
     this.typing.stop()
     this.admin.close()
@@ -196,6 +228,38 @@ export class Chat {
     return true
   }
 
+  /** A fresh token goes to the live socket at once (a socket not connected sends it at connect). */
+  private async tellSocket(session: Session): Promise<void> {
+    if (this.closed || !this.connection.connected || this.connection.sentToken === session.token) return
+    const outcome = await request(
+      this.connection.socket,
+      'auth:refresh',
+      { token: session.token },
+      { policy: ROOM_RETRY, wanted: () => !this.closed && this.renewal.token === session.token }
+    )
+    if (outcome.status === 'ok') this.connection.sentToken = session.token
+    // Refused (revoked meanwhile, say): the socket keeps its old token until its end, and what
+    // the server says then decides. Unanswered or offline: the next connect sends the new one.
+  }
+
+  /**
+   * The server cut the socket because its token ended: revoked, the sign-in ends; expired, a
+   * newer token (refreshed late, or by another tab) connects again, and without one the user
+   * signs in again. Never a reconnect with the token that ended.
+   */
+  private async cut(): Promise<void> {
+    if (this.closed) return
+    const why = this.tokenEnded
+    this.tokenEnded = undefined
+    if (why === 'TOKEN_REVOKED') {
+      this.hooks.revoked()
+      return
+    }
+    const ended = this.connection.sentToken
+    if (ended !== undefined && (await this.renewal.rescue(ended))) this.connection.reconnect()
+    else if (!this.closed) this.hooks.unauthorized()
+  }
+
   /** Each connect, the first and every reconnect: the user's rooms as the server has them, joined. */
   private async connected(): Promise<void> {
     const listed = await api<{ rooms: ListedRoom[] }>(this.session.token, 'GET', '/api/me/rooms')
@@ -229,7 +293,9 @@ export class Chat {
       (name) => this.openRoom(name),
       (name) => void this.leaveRoom(name)
     )
-    renderRoomHead(room, me, role)
+    // Told apart: anyone whose name looks like another's among all the room shows.
+    const tags = room === undefined ? new Map<string, string>() : lookAlikeTags(peopleOf(room))
+    renderRoomHead(room, me, role, tags)
     this.renderInvite(room)
     const online = room?.joined === true && this.connection.connected
     const pending = {
@@ -238,23 +304,37 @@ export class Chat {
       discard: (clientId: string) => room && this.takeBack(room, clientId, true)
     }
     const moderates = room?.kind !== 'direct' && (role === 'owner' || role === 'moderator')
-    renderMessages(room, me, pending, keep, online, {
-      mayDelete: (m) => online && (m.user.id === me.id || moderates),
-      confirming: this.confirming,
-      ask: (id) => {
-        this.confirming = id
-        this.render()
+    renderMessages(
+      room,
+      me,
+      pending,
+      keep,
+      online,
+      {
+        mayDelete: (m) => online && (m.user.id === me.id || moderates),
+        confirming: this.confirming,
+        ask: (id) => {
+          this.confirming = id
+          this.render()
+        },
+        remove: (m) => room && void this.deleteMessage(room, m)
       },
-      remove: (m) => room && void this.deleteMessage(room, m)
-    })
-    renderMemberPanel(room, me, role, {
-      openMenu: this.menuFor,
-      toggle: (userId) => {
-        this.menuFor = userId
-        this.render()
+      tags
+    )
+    renderMemberPanel(
+      room,
+      me,
+      role,
+      {
+        openMenu: this.menuFor,
+        toggle: (userId) => {
+          this.menuFor = userId
+          this.render()
+        },
+        act: (action, member) => room && this.memberAction(room, action, member)
       },
-      act: (action, member) => room && this.memberAction(room, action, member)
-    })
+      tags
+    )
     // Lines written while the connection is away wait in the list, and go once the room is
     // joined again (their clientIds make that safe).
     $<HTMLTextAreaElement>('text').disabled = room === undefined
@@ -445,6 +525,11 @@ export class Chat {
       if (words !== undefined) showNotice(words)
     })
     socket.on('chat:error', (error) => {
+      // The token ended: the disconnect that follows is handled by what it says (cut).
+      if (error.event === 'auth') {
+        if (error.code === 'TOKEN_EXPIRED' || error.code === 'TOKEN_REVOKED') this.tokenEnded = error.code
+        return
+      }
       // A typing indicator that was refused (rate limit) is not worth a word to the user.
       if (error.event === 'typing') return
       this.showJoinError(describeError(error))

@@ -10,8 +10,8 @@ export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'off
 export interface ConnectionHandlers {
   /** Each connect, the first and every reconnect: the rooms are joined again. */
   connected(): void
-  /** The connection went; the rooms are no longer joined. */
-  disconnected(): void
+  /** The connection went; the rooms are no longer joined. `byServer`: the server cut it (its token ended). */
+  disconnected(byServer: boolean): void
   /** What the connection line says. */
   status(state: ConnectionState, detail?: string): void
   /** The server refused the token (expired, or signed by another secret). */
@@ -34,9 +34,11 @@ export class Connection {
   /** The WebSocket timed out on this page: long-polling is tried first. */
   private fellBack = false
   private retry: ReturnType<typeof setTimeout> | undefined
+  /** The token this socket connected with, or last gave the server by auth:refresh. */
+  sentToken: string | undefined
 
   constructor(
-    token: string,
+    token: () => string,
     private readonly handlers: ConnectionHandlers
   ) {
     // A WebSocket first: no long-polling round trips before it and no upgrade from long-polling
@@ -44,12 +46,20 @@ export class Connection {
     // once (tryAllTransports); one that never opens (a proxy holding it) ends in the 20 s
     // connect timeout, after which this page tries long-polling first, and if that connects,
     // this browser starts with long-polling for a day (an upgrade that works ends that).
-    this.socket = io({ auth: { token }, transports: transportOrder(), tryAllTransports: true })
+    // The token is read at each connect: a reconnect uses the latest one (renewal.ts).
+    const auth = (send: (data: object) => void) => {
+      this.sentToken = token()
+      send({ token: this.sentToken })
+    }
+    this.socket = io({ auth, transports: transportOrder(), tryAllTransports: true })
     this.socket.io.on('open', () => this.watchUpgrade())
     this.socket.on('connect', () => this.onConnect())
     this.socket.on('disconnect', (reason) => {
-      handlers.disconnected()
-      handlers.status(reason === 'io client disconnect' && !this.restarting ? 'offline' : 'reconnecting')
+      handlers.disconnected(reason === 'io server disconnect')
+      // Cut by the server (its token ended, said by chat:error before): no reconnect by itself;
+      // whoever handles that error connects again with a good token, or ends the sign-in.
+      const over = (reason === 'io client disconnect' && !this.restarting) || reason === 'io server disconnect'
+      handlers.status(over ? 'offline' : 'reconnecting')
     })
     this.socket.io.on('reconnect_attempt', (attempt) => handlers.status('reconnecting', `(attempt ${attempt})`))
     this.socket.on('connect_error', (err: Error & { data?: { code?: string } }) => this.onConnectError(err))
@@ -57,6 +67,11 @@ export class Connection {
 
   get connected(): boolean {
     return this.socket.connected
+  }
+
+  /** Connects again after the server cut this socket (with the token read at connect). */
+  reconnect(): void {
+    if (!this.closed && !this.socket.connected) this.socket.connect()
   }
 
   /** Ends this connection for good (signed out): nothing of it runs again. */

@@ -5,7 +5,16 @@
 // (src/chat/protocol.ts).
 import { Chat } from './chat.js'
 import type { Line } from './outbox.js'
-import { forgetSession, SESSION_KEY, type Session, savedSession, signIn } from './session.js'
+import {
+  endSession,
+  finishSignOuts,
+  forgetSession,
+  SESSION_KEY,
+  type Session,
+  savedSession,
+  signIn,
+  storedSession
+} from './session.js'
 import { $, showNotice, showRoomsMenu } from './view.js'
 
 /**
@@ -66,7 +75,15 @@ function start(session: Session): void {
     },
     // A new name brings back the same rooms.
     unauthorized: () =>
-      signOut('Your session is no longer valid. Pick a name to continue; your rooms are kept.', 'refused')
+      signOut('Your session is no longer valid. Pick a name to continue; your rooms are kept.', 'refused'),
+    revoked: () =>
+      // Signed out in another tab: its storage event may come first, or this. Either says so.
+      signOut(
+        storedSession() === undefined
+          ? 'You were signed out in another tab.'
+          : 'You were signed out: this session was ended on the server. Pick a name to sign in again.',
+        'signed-out'
+      )
   })
   acceptInvite()
 }
@@ -166,13 +183,25 @@ textarea.addEventListener('input', () => {
 $('messages').addEventListener('scroll', () => {
   if ($('messages').scrollTop < 40) page.chat?.loadOlder()
 })
-$('sign-out').addEventListener('click', () => signOut(undefined, 'signed-out'))
+$('sign-out').addEventListener('click', () => {
+  const session = page.chat?.session
+  // Forgotten here first (the other tabs follow at once), then ended on the server: the token
+  // is refused from then on, and the sockets that used it, in any tab or device, are cut.
+  signOut(undefined, 'signed-out')
+  if (session !== undefined) void endSession(session.token, session.expiresAt)
+})
 // The session ended in another tab of this browser (signed out, or refused there): this tab
 // follows, rather than chat on as someone who signed out. Nothing is carried over: whoever
 // signs in next may be someone else. (The rooms were kept or forgotten by that tab.)
+// A session saved by another tab (a refreshed token) is taken here too.
 window.addEventListener('storage', (event) => {
-  if (event.key !== SESSION_KEY || event.newValue !== null || page.chat === undefined) return
-  signOut('You were signed out in another tab.', 'elsewhere')
+  if (event.key !== SESSION_KEY || page.chat === undefined) return
+  if (event.newValue === null) {
+    signOut('You were signed out in another tab.', 'elsewhere')
+    return
+  }
+  const saved = storedSession()
+  if (saved !== undefined) page.chat.adopt(saved)
 })
 $('toggle-rooms').addEventListener('click', () => showRoomsMenu(!document.body.classList.contains('show-rooms')))
 document.addEventListener('keydown', (event) => {
@@ -183,6 +212,7 @@ document.addEventListener('keydown', (event) => {
   }
 })
 
+finishSignOuts()
 const restored = savedSession()
 if (restored === undefined) {
   $('sign-in').hidden = false

@@ -9,7 +9,7 @@ export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>
 /** How long an acknowledgement may take before the try counts as unanswered. */
 export const ACK_TIMEOUT_MS = 10_000
 
-type Asked = 'room:join' | 'room:leave' | 'message:send' | 'room:history' | 'message:delete'
+type Asked = 'room:join' | 'room:leave' | 'message:send' | 'room:history' | 'message:delete' | 'auth:refresh'
 type PayloadOf<E extends Asked> = Parameters<ClientToServerEvents[E]>[0]
 type AnswerOf<E extends Asked> = Parameters<NonNullable<Parameters<ClientToServerEvents[E]>[1]>>[0]
 type ResultOf<E extends Asked> = Extract<AnswerOf<E>, { ok: true }>

@@ -5,7 +5,7 @@
 import type { Member, RoleName, RoomKindName } from '../../src/chat/protocol.js'
 import { reconcile, type Wanted } from './reconcile.js'
 import type { RoomState, RosterMember } from './room-state.js'
-import { $, el } from './view.js'
+import { $, el, personSig, personTags, personWords, type Tags } from './view.js'
 
 export type MemberAction =
   | 'direct'
@@ -66,7 +66,11 @@ export function actionsOn(
 /** Everyone to list: the member list when read, else who is here (their roles unknown). */
 function listed(room: RoomState): RosterMember[] {
   const roster = room.roster ?? new Map([...room.members].map(([id, m]) => [id, { ...m, role: 'member' as const }]))
-  return [...roster.values()].sort(
+  // A guest is one wherever the server said so: in the member list, or in who is here.
+  const marked = [...roster.values()].map((m) =>
+    m.guest === true || room.members.get(m.id)?.guest !== true ? m : { ...m, guest: true as const }
+  )
+  return marked.sort(
     (a, b) =>
       ROLE_ORDER[a.role] - ROLE_ORDER[b.role] ||
       Number(room.members.has(b.id)) - Number(room.members.has(a.id)) ||
@@ -78,7 +82,8 @@ export function renderMemberPanel(
   room: RoomState | undefined,
   me: Member,
   role: RoleName | undefined,
-  handlers: MemberHandlers
+  handlers: MemberHandlers,
+  tags: Tags
 ): void {
   const list = $('member-list')
   const wanted: Wanted[] = []
@@ -91,8 +96,8 @@ export function renderMemberPanel(
       const known = room.roster !== undefined
       wanted.push({
         key: member.id,
-        sig: JSON.stringify([member.name, member.role, member.guest, here, open, known, actions]),
-        build: () => memberItem(member, me, { here, open, known, actions }, handlers)
+        sig: JSON.stringify([personSig(member, tags), member.role, here, open, known, actions]),
+        build: () => memberItem(member, me, { here, open, known, actions }, handlers, tags)
       })
     }
     const more = everyone.length - MEMBERS_LISTED
@@ -105,10 +110,13 @@ function memberItem(
   member: RosterMember,
   me: Member,
   shown: { here: boolean; open: boolean; known: boolean; actions: MemberAction[] },
-  handlers: MemberHandlers
+  handlers: MemberHandlers,
+  tags: Tags
 ): HTMLLIElement {
   const item = el('li', `member${shown.here ? ' here' : ''}`)
+  // The name alone (and "(you)") is the button's name; the tags follow the button.
   const name = el('bdi', 'member-name', member.id === me.id ? `${member.name} (you)` : member.name)
+  const words = personWords(member, tags)
   const line = el('div', 'member-line')
   // The dot is for the eye; words say it after the name (so that the name button is the name).
   const presence = el('span', 'presence', shown.here ? '●' : '○')
@@ -128,12 +136,12 @@ function memberItem(
       const menu = el('div', 'member-menu')
       menu.id = menuId
       menu.setAttribute('role', 'group')
-      menu.setAttribute('aria-label', `Actions for ${member.name}`)
+      menu.setAttribute('aria-label', `Actions for ${words}`)
       for (const action of shown.actions) {
         const act = el('button', `small${action === 'ban' || action === 'remove' ? ' danger' : ' secondary'}`)
         act.type = 'button'
         act.textContent = ACTION_WORDS[action]
-        act.setAttribute('aria-label', `${ACTION_WORDS[action]} ${member.name}`)
+        act.setAttribute('aria-label', `${ACTION_WORDS[action]} ${words}`)
         act.addEventListener('click', () => handlers.act(action, member))
         menu.append(act)
       }
@@ -141,7 +149,7 @@ function memberItem(
     }
   }
   if (!item.contains(line)) item.prepend(line)
+  line.append(...personTags(member, tags))
   if (shown.known && member.role !== 'member') line.append(el('span', `role ${member.role}`, member.role))
-  if (member.guest === true) line.append(el('span', 'role guest', 'guest'))
   return item
 }

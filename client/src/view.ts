@@ -22,6 +22,47 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return node
 }
 
+/** Look-alike names' tags by user id (look-alikes.ts): who needs one in the open room. */
+export type Tags = ReadonlyMap<string, string>
+
+/**
+ * A person as every list shows them: the name in its own direction, the tag that tells them from
+ * someone named alike (`#3f2a`), `guest` for a guest (a name nobody vouched for), and `(you)`.
+ */
+export function person(member: Member, tags: Tags, you = false, className = 'person', guest = true): HTMLSpanElement {
+  const node = el('span', className)
+  node.append(el('bdi', 'name', member.name), ...personTags(member, tags, you, guest))
+  return node
+}
+
+/** What `person` shows after the name: a look-alike's tag, `guest`, `(you)` (each after a space). */
+export function personTags(member: Member, tags: Tags, you = false, guest = true): Array<string | HTMLElement> {
+  const parts: Array<string | HTMLElement> = []
+  const tag = tags.get(member.id)
+  if (tag !== undefined) {
+    const chip = el('span', 'id-tag', tag)
+    chip.title = `Someone else here has a name like this one: the tag comes from ${you ? 'your' : 'their'} user id`
+    parts.push(' ', chip)
+  }
+  if (guest && member.guest === true) {
+    const chip = el('span', 'role guest', 'guest')
+    chip.title = 'A guest: a name picked at sign-in, which nobody vouched for'
+    parts.push(' ', chip)
+  }
+  if (you) parts.push(' (you)')
+  return parts
+}
+
+/** What changes how a person is shown, for list signatures. */
+export const personSig = (member: Member, tags: Tags) =>
+  `${member.name}\u0000${tags.get(member.id) ?? ''}\u0000${member.guest === true}`
+
+/** A person's name in words, for labels: with their tag when someone is named alike. */
+export const personWords = (member: Member, tags: Tags) => {
+  const tag = tags.get(member.id)
+  return tag === undefined ? member.name : `${member.name} ${tag}`
+}
+
 const GROUP_WINDOW_MS = 5 * 60_000
 /** How many members the room's header names (the rest are counted). */
 const MEMBERS_NAMED = 12
@@ -77,7 +118,7 @@ export interface MessageHandlers {
   remove: (m: Message) => void
 }
 
-function messageItem(m: Message, grouped: boolean, me: Member, handlers: MessageHandlers): HTMLLIElement {
+function messageItem(m: Message, grouped: boolean, me: Member, handlers: MessageHandlers, tags: Tags): HTMLLIElement {
   const deleted = m.deleted === true
   const item = el(
     'li',
@@ -85,9 +126,7 @@ function messageItem(m: Message, grouped: boolean, me: Member, handlers: Message
   )
   if (!grouped) {
     const head = el('div', 'head')
-    const author = el('span', 'author', m.user.name)
-    author.dir = 'auto'
-    head.append(author)
+    head.append(person(m.user, tags, false, 'author'))
     const time = el('time', 'time', when(m.ts))
     time.dateTime = new Date(m.ts).toISOString()
     head.append(time)
@@ -111,7 +150,7 @@ function messageItem(m: Message, grouped: boolean, me: Member, handlers: Message
   } else if (handlers.mayDelete(m)) {
     const remove = el('button', 'link delete', 'Delete')
     remove.type = 'button'
-    remove.setAttribute('aria-label', `Delete message from ${m.user.name}`)
+    remove.setAttribute('aria-label', `Delete message from ${personWords(m.user, tags)}`)
     remove.addEventListener('click', () => handlers.ask(m.id))
     item.append(remove)
   }
@@ -164,7 +203,8 @@ export function renderMessages(
   handlers: PendingHandlers,
   keep: 'bottom' | 'position' | 'auto',
   online: boolean,
-  messageHandlers: MessageHandlers
+  messageHandlers: MessageHandlers,
+  tags: Tags
 ): void {
   const list = $<HTMLOListElement>('messages')
   const fromBottom = list.scrollHeight - list.scrollTop
@@ -186,8 +226,9 @@ export function renderMessages(
             : messageHandlers.mayDelete(m)
               ? 'delete'
               : ''
-      const sig = `${m.id}${grouped ? ' grouped' : ''}${new Date(m.ts).toDateString() === today ? ' today' : ''} ${offers}`
-      wanted.push({ key: `m${m.seq}`, sig, build: () => messageItem(m, grouped, me, messageHandlers) })
+      // And how its author is shown (a look-alike may come in later and give them a tag).
+      const sig = `${m.id}${grouped ? ' grouped' : ''}${new Date(m.ts).toDateString() === today ? ' today' : ''} ${offers} ${grouped ? '' : personSig(m.user, tags)}`
+      wanted.push({ key: `m${m.seq}`, sig, build: () => messageItem(m, grouped, me, messageHandlers, tags) })
       previous = m
     }
     const waiting = [...room.pending.values()].sort((a, b) => a.createdAt - b.createdAt)
@@ -298,12 +339,15 @@ export function renderPublicRooms(
   reconcile($('public-rooms'), wanted)
 }
 
-/** Names as a list, each in its own direction (a right-to-left name does not reorder the others). */
-function names(list: string[]): HTMLElement[] {
-  return list.flatMap((name, i) => [...(i === 0 ? [] : [el('span', undefined, ', ')]), el('bdi', undefined, name)])
+/** People as a list, each name in its own direction (a right-to-left name does not reorder the others). */
+function names(list: Member[], me: Member, tags: Tags, guest = true): HTMLElement[] {
+  return list.flatMap((m, i) => [
+    ...(i === 0 ? [] : [el('span', undefined, ', ')]),
+    person(m, tags, m.id === me.id, 'person', guest)
+  ])
 }
 
-export function renderRoomHead(room: RoomState | undefined, me: Member, role: RoleName | undefined): void {
+export function renderRoomHead(room: RoomState | undefined, me: Member, role: RoleName | undefined, tags: Tags): void {
   const title = room === undefined ? 'No room yet' : roomLabel(room)
   if ($('room-title').textContent !== title) $('room-title').textContent = title
   const kind = room === undefined ? '' : KIND_WORDS[room.kind]
@@ -318,20 +362,25 @@ export function renderRoomHead(room: RoomState | undefined, me: Member, role: Ro
     replaceIfChanged($('typing'), '[]', () => [])
     return
   }
-  const here = [...room.members.values()].map((m) => (m.id === me.id ? `${m.name} (you)` : m.name))
+  const here = [...room.members.values()]
   // A big room names a few and counts the rest, rather than fill the header with names.
   const named = here.slice(0, MEMBERS_NAMED)
   const more = here.length - named.length
-  replaceIfChanged(members, JSON.stringify(here), () => [
+  const sig = (list: Member[]) => JSON.stringify([list.length, ...list.map((m) => `${m.id} ${personSig(m, tags)}`)])
+  replaceIfChanged(members, `${here.length} ${sig(named)}`, () => [
     el('span', undefined, `${here.length} here: `),
-    ...names(named),
+    ...names(named, me, tags),
     ...(more > 0 ? [el('span', undefined, ` and ${more} more`)] : [])
   ])
-  const typists = [...room.typing.values()].filter((t) => t.until > Date.now()).map((t) => t.member.name)
-  replaceIfChanged($('typing'), JSON.stringify(typists), () =>
+  const typists = [...room.typing.values()].filter((t) => t.until > Date.now()).map((t) => t.member)
+  replaceIfChanged($('typing'), sig(typists), () =>
     typists.length === 0
       ? []
-      : [...names(typists), el('span', undefined, typists.length === 1 ? ' is typing…' : ' are typing…')]
+      : // Who types is shown by name (and tag), as short as can be: who is a guest, the list says.
+        [
+          ...names(typists, me, tags, false),
+          el('span', undefined, typists.length === 1 ? ' is typing…' : ' are typing…')
+        ]
   )
 }
 

@@ -90,7 +90,7 @@ export async function adaAndGrace(t: Test): Promise<{ url: string; ada: Page; gr
   const { url } = await startApp(t)
   const ada = await person(t, browser, url, 'Ada')
   const grace = await person(t, browser, url, 'Grace')
-  await ada.getByText('2 here: Ada (you), Grace').waitFor()
+  await ada.getByText(/^2 here: Ada( guest)? \(you\), Grace/).waitFor()
   return { url, ada, grace }
 }
 
