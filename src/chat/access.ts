@@ -9,6 +9,15 @@ import type { Directory, Membership, Role } from './store/parts.js'
 /** The same answer whether the room exists or not: nobody learns a private room's name by asking. */
 export const NOT_YOURS = 'This room is not open to you'
 
+/** The token role that moderates every public room (the contract's Identity). */
+export const MODERATOR_ROLE = 'moderator'
+
+/** The role a user holds in `room`: a token moderator moderates any public room, member or not. */
+export function effectiveRole(room: string, role: Role | undefined, tokenRoles?: readonly string[]): Role | undefined {
+  if (roomKind(room) !== 'public' || tokenRoles?.includes(MODERATOR_ROLE) !== true) return role
+  return role === 'owner' ? role : 'moderator'
+}
+
 /** A ban's or mute's end when it has none (JSON carries it, as it cannot Infinity). */
 export const FOR_GOOD = Number.MAX_SAFE_INTEGER
 
@@ -37,7 +46,7 @@ export class RoomAccess {
    * Lets `user` into `room` or refuses FORBIDDEN: anyone not banned into a public room
    * (recorded as its member), only members into private and direct rooms.
    */
-  async admit(user: Member, room: string, now = Date.now()): Promise<RoomGrant> {
+  async admit(user: Member, room: string, tokenRoles?: readonly string[], now = Date.now()): Promise<RoomGrant> {
     const [ban, membership, mute] = await Promise.all([
       this.directory.restriction('ban', room, user.id, now),
       this.directory.membership(room, user.id),
@@ -48,7 +57,7 @@ export class RoomAccess {
     if (membership !== undefined) {
       // Member lists show the name a member was last seen with.
       if (membership.name !== user.name) await this.directory.setMembership({ ...membership, name: user.name })
-      const grant: RoomGrant = { role: membership.role, mutedUntil }
+      const grant: RoomGrant = { role: effectiveRole(room, membership.role, tokenRoles) ?? membership.role, mutedUntil }
       if (roomKind(room) === 'direct' && (await this.blockedIn(room, user.id))) grant.blocked = true
       return grant
     }
@@ -58,7 +67,7 @@ export class RoomAccess {
       throw new ChatError('INVALID_PAYLOAD', `A user may be a member of at most ${MAX_MEMBERSHIPS_PER_USER} rooms`)
     }
     await joinUnlessBanned(this.directory, { room, userId: user.id, role: 'member', since: now, name: user.name })
-    return { role: 'member', mutedUntil }
+    return { role: effectiveRole(room, 'member', tokenRoles) ?? 'member', mutedUntil }
   }
 }
 

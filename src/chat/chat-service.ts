@@ -233,7 +233,7 @@ export class ChatService {
       // A change to the user's memberships that arrived during the read may not be in it: again.
       for (let attempt = 0; ; attempt++) {
         const before = socket.data.changes
-        const grant = await this.access.admit(socket.data.user, room)
+        const grant = await this.access.admit(socket.data.user, room, socket.data.identity?.roles)
         if (socket.data.changes === before) {
           socket.data.grants.set(room, grant)
           break

@@ -3,7 +3,7 @@
 // audited; the call answers after all three. The server API (later) acts with every right.
 import { randomBytes } from 'node:crypto'
 import { ChatError } from '../errors.js'
-import { FOR_GOOD, joinUnlessBanned, NOT_YOURS, requireRoomFor } from './access.js'
+import { effectiveRole, FOR_GOOD, joinUnlessBanned, NOT_YOURS, requireRoomFor } from './access.js'
 import type { AuditTrail } from './audit.js'
 import type { MembershipChanges } from './changes.js'
 import { roomKind } from './limits.js'
@@ -11,7 +11,8 @@ import type { Member, RoomInfo, RoomRemovedEvent } from './protocol.js'
 import type { Directory, Invite, Membership, RestrictionKind, Role, RoomRecord } from './store/parts.js'
 
 /** Who acts: a user with the rights of their role in the room, or the server with every right. */
-export type Actor = { user: Member } | { server: true }
+/** Who acts: a user (with their token's roles) with the rights of their role in the room, or the server with every right. */
+export type Actor = { user: Member; roles?: readonly string[] } | { server: true }
 
 export interface InviteOptions {
   maxUses?: number
@@ -54,8 +55,10 @@ export class Moderation {
   private async roleOf(actor: Actor, room: string): Promise<Role | 'server'> {
     if ('server' in actor) return 'server'
     const membership = await this.directory.membership(room, actor.user.id)
-    if (membership === undefined) throw new ChatError('FORBIDDEN', NOT_YOURS)
-    return membership.role
+    // A token moderator moderates every public room, member of it or not.
+    const role = effectiveRole(room, membership?.role, actor.roles)
+    if (role === undefined) throw new ChatError('FORBIDDEN', NOT_YOURS)
+    return role
   }
 
   /**

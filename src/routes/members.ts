@@ -78,7 +78,7 @@ function reasonOf(raw: string | undefined): string | undefined {
 
 export default async function memberRoutes(fastify: FastifyInstance) {
   const { moderation } = fastify
-  const as = (request: FastifyRequest) => ({ user: userOf(request) })
+  const as = (request: FastifyRequest) => ({ user: userOf(request), roles: request.identity?.roles })
 
   fastify.delete<{ Params: Static<typeof RoomParam> }>(
     '/api/me/rooms/:room',

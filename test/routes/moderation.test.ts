@@ -2,6 +2,7 @@
 // removal, bans, mutes, leaving, member lists and the audit trail, on one node and across two on
 // Redis, where a removal must have taken the user's sockets out of the room on both nodes
 // before the removing call answers.
+import { createSigner } from 'fast-jwt'
 import t, { type Test } from 'tap'
 import {
   api,
@@ -14,6 +15,7 @@ import {
   request,
   scrape,
   startApp,
+  TEST_SECRET,
   until
 } from '../helpers.js'
 import { startRedis } from '../redis-server.js'
@@ -330,3 +332,28 @@ t.test(
     t.notOk(JSON.stringify(members.body).includes(bob.user.id), 'gone from the member list')
   }
 )
+
+t.test('a token moderator moderates every public room, and reads no private one', async (t) => {
+  const { url } = await startApp(t)
+  const sign = createSigner({ key: TEST_SECRET, algorithm: 'HS256', expiresIn: 3600_000 })
+  const modToken = sign({ sub: 'staff-1', name: 'Staff', roles: ['moderator'] })
+  const mod = await connect(client(t, url, modToken))
+  const eve = await guest(t, url, 'Eve')
+  await request(eve.socket, 'room:join', { room: 'lobby' })
+  const spam = (await request(eve.socket, 'message:send', { room: 'lobby', text: 'buy now' })).message
+  t.equal((await request(mod, 'room:join', { room: 'lobby' })).ok, true)
+  t.same(await request(mod, 'message:delete', { room: 'lobby', id: spam.id }), { ok: true }, "deletes anyone's message")
+  t.equal((await api(url, modToken, 'PUT', `/api/rooms/lobby/mutes/${eve.user.id}`, {})).status, 204, 'mutes')
+  t.equal(
+    (await api(url, modToken, 'PUT', `/api/rooms/quiet-room/bans/${eve.user.id}`, {})).status,
+    204,
+    'bans, member or not'
+  )
+  t.equal((await request(eve.socket, 'room:join', { room: 'quiet-room' })).error?.code, 'FORBIDDEN')
+
+  const alice = await guest(t, url, 'Alice')
+  const room = (await api(url, alice.token, 'POST', '/api/rooms', { kind: 'private', title: 'Ours' })).body.room.name
+  t.equal((await request(mod, 'room:join', { room })).error?.code, 'FORBIDDEN', 'a private room stays its members’')
+  t.equal((await api(url, modToken, 'GET', `/api/rooms/${room}/members`)).status, 403)
+  t.equal((await api(url, modToken, 'PUT', `/api/rooms/${room}/bans/${alice.user.id}`, {})).status, 403)
+})
