@@ -71,6 +71,25 @@ export default async function sessionRoutes(fastify: FastifyInstance, options: S
     }
   )
 
+  // A guest's token, still good, for a new one for the same user: the web client refreshes before
+  // expiry. Identities from the operator's provider are refreshed there, not here.
+  fastify.post(
+    '/api/session/refresh',
+    {
+      preHandler: requireUser,
+      schema: { response: { 201: SessionReply, '4xx': ErrorResponse, '5xx': ErrorResponse } }
+    },
+    async function refreshSession(request, reply) {
+      const identity = request.identity
+      if (identity === null) throw new ChatError('UNAUTHORIZED')
+      if (identity.user.guest !== true) {
+        throw new ChatError('FORBIDDEN', 'Only guest sessions are refreshed here: your sign-in refreshes yours')
+      }
+      const { token, expiresAt } = fastify.tokens.issue(identity.user)
+      return reply.code(201).send({ token, user: identity.user, expiresAt })
+    }
+  )
+
   // Signing out for real: this token is refused from now on, on every node, and the sockets that
   // used it are disconnected (TOKEN_REVOKED).
   fastify.delete(

@@ -120,3 +120,34 @@ t.test(
     t.equal(bob.socket.connected, true, 'nobody else is cut')
   }
 )
+
+t.test(
+  'POST /api/session/refresh: a guest’s good token for a new one; other identities refresh elsewhere',
+  async (t) => {
+    const { url } = await startApp(t)
+    const alice = await guest(t, url, 'Alice')
+    const refreshed = await api(url, alice.token, 'POST', '/api/session/refresh')
+    t.equal(refreshed.status, 201)
+    t.match(refreshed.body, {
+      token: String,
+      user: { id: alice.user.id, name: 'Alice', guest: true },
+      expiresAt: Number
+    })
+    t.not(refreshed.body.token, alice.token, 'a new token')
+    t.equal(
+      (await request(alice.socket, 'auth:refresh', { token: refreshed.body.token })).ok,
+      true,
+      'for the socket too'
+    )
+    t.equal((await api(url, refreshed.body.token, 'GET', '/api/me/rooms')).status, 200)
+    const provider = tokenFor('staff-2', 'Staff', 60_000)
+    t.equal((await api(url, provider, 'POST', '/api/session/refresh')).status, 403, 'not a guest: refused')
+    t.equal((await api(url, 'nonsense', 'POST', '/api/session/refresh')).status, 401)
+    t.equal((await api(url, alice.token, 'DELETE', '/api/session')).status, 204)
+    t.equal(
+      (await api(url, alice.token, 'POST', '/api/session/refresh')).status,
+      401,
+      'a revoked token refreshes nothing'
+    )
+  }
+)
