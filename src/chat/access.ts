@@ -56,7 +56,9 @@ export class RoomAccess {
     const mutedUntil = mute === undefined ? undefined : (mute.until ?? FOR_GOOD)
     if (membership !== undefined) {
       // Member lists show the name a member was last seen with.
-      if (membership.name !== user.name) await this.directory.setMembership({ ...membership, name: user.name })
+      if (membership.name !== user.name || membership.guest !== user.guest) {
+        await this.directory.setMembership(withMember({ ...membership }, user))
+      }
       const grant: RoomGrant = { role: effectiveRole(room, membership.role, tokenRoles) ?? membership.role, mutedUntil }
       if (roomKind(room) === 'direct' && (await this.blockedIn(room, user.id))) grant.blocked = true
       return grant
@@ -66,7 +68,7 @@ export class RoomAccess {
     if ((await this.directory.membershipCount(user.id)) >= MAX_MEMBERSHIPS_PER_USER) {
       throw new ChatError('INVALID_PAYLOAD', `A user may be a member of at most ${MAX_MEMBERSHIPS_PER_USER} rooms`)
     }
-    await joinUnlessBanned(this.directory, { room, userId: user.id, role: 'member', since: now, name: user.name })
+    await joinUnlessBanned(this.directory, withMember({ room, userId: user.id, role: 'member', since: now }, user))
     return { role: effectiveRole(room, 'member', tokenRoles) ?? 'member', mutedUntil }
   }
 }
@@ -101,6 +103,14 @@ export async function requireRoomFor(directory: Directory, userId: string, byThe
         : 'This user is in too many rooms to be added to more: they may join themself'
     )
   }
+}
+
+/** A membership with the name (and guest mark) the member was last seen with, for member lists. */
+export function withMember(membership: Membership, user: Member): Membership {
+  membership.name = user.name
+  if (user.guest === true) membership.guest = true
+  else delete membership.guest
+  return membership
 }
 
 /** Refuses FORBIDDEN while `grant` carries a mute in force, or a block. */

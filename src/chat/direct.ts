@@ -2,7 +2,7 @@
 // (nobody can compute another pair's room), both users members and nobody its owner; blocks.
 import { createHmac } from 'node:crypto'
 import { ChatError } from '../errors.js'
-import { requireRoomFor } from './access.js'
+import { requireRoomFor, withMember } from './access.js'
 import type { AuditTrail } from './audit.js'
 import type { MembershipChanges } from './changes.js'
 import { DIRECT_PREFIX } from './limits.js'
@@ -71,7 +71,7 @@ export class DirectRooms {
       await this.changes.publish({ kind: 'added', userId: otherId, room: info(user.name), role: 'member' })
     }
     if (mine === undefined) {
-      await this.directory.setMembership({ room: name, userId: user.id, role: 'member', since: now, name: user.name })
+      await this.directory.setMembership(withMember({ room: name, userId: user.id, role: 'member', since: now }, user))
       await this.changes.publish({ kind: 'added', userId: user.id, room: info(otherName), role: 'member' })
     }
     if (made) await this.audit.record('direct.opened', { room: name, by: user.id, user: otherId })

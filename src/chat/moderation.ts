@@ -3,7 +3,7 @@
 // audited; the call answers after all three. The server API (later) acts with every right.
 import { randomBytes } from 'node:crypto'
 import { ChatError } from '../errors.js'
-import { effectiveRole, FOR_GOOD, joinUnlessBanned, NOT_YOURS, requireRoomFor } from './access.js'
+import { effectiveRole, FOR_GOOD, joinUnlessBanned, NOT_YOURS, requireRoomFor, withMember } from './access.js'
 import type { AuditTrail } from './audit.js'
 import type { MembershipChanges } from './changes.js'
 import { roomKind } from './limits.js'
@@ -115,7 +115,7 @@ export class Moderation {
     return changed
   }
 
-  private async add(actor: Actor, room: string, userId: string, role: Role, name?: string): Promise<Membership> {
+  private async add(actor: Actor, room: string, userId: string, role: Role, member?: Member): Promise<Membership> {
     const now = Date.now()
     const byThemself = 'user' in actor && actor.user.id === userId
     if ((await this.directory.restriction('ban', room, userId, now)) !== undefined) {
@@ -126,7 +126,7 @@ export class Moderation {
     }
     await requireRoomFor(this.directory, userId, byThemself)
     const added: Membership = { room, userId, role, since: now }
-    if (name !== undefined) added.name = name
+    if (member !== undefined) withMember(added, member)
     await joinUnlessBanned(this.directory, added)
     await this.changes.publish({ kind: 'added', userId, room: await this.roomInfo(room, now), role })
     await this.record('member.added', room, actor, userId, role)
@@ -274,7 +274,7 @@ export class Moderation {
       await requireRoomFor(this.directory, user.id, true)
       const used = await this.directory.redeemInvite(code, now, user.id)
       if (used === undefined) throw gone()
-      await this.add({ user }, room, user.id, 'member', user.name)
+      await this.add({ user }, room, user.id, 'member', user)
       await this.record('invite.accepted', room, { user }, user.id, used.by)
     }
     return this.roomInfo(room, now)

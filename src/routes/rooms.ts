@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { requireRoomFor } from '../chat/access.js'
+import { requireRoomFor, withMember } from '../chat/access.js'
 import { isRoomName, type RoomKind, roomKind } from '../chat/limits.js'
 import { checkDisplayText } from '../chat/names.js'
 import type { Member } from '../chat/protocol.js'
@@ -85,13 +85,9 @@ export default async function roomRoutes(fastify: FastifyInstance) {
         throw new ChatError('CONFLICT', `${record.name} already has an owner`)
       }
       const user = userOf(request)
-      await store.directory.setMembership({
-        room: record.name,
-        userId: user.id,
-        role: 'owner',
-        since: record.createdAt,
-        name: user.name
-      })
+      await store.directory.setMembership(
+        withMember({ room: record.name, userId: user.id, role: 'owner', since: record.createdAt }, user)
+      )
       await fastify.chat.audit.record('room.created', { room: record.name, by: user.id, detail: record.kind })
       return reply.code(201).send({ room: record })
     }

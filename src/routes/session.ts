@@ -99,6 +99,9 @@ export default async function sessionRoutes(fastify: FastifyInstance, options: S
       const identity = request.identity
       if (identity === null) throw new ChatError('UNAUTHORIZED')
       await fastify.lifetimes.revokeToken(identity, bearer(request) as string)
+      // A guest is one sign-in: every token of it (one refreshed before, a stolen copy refreshed
+      // since) ends with it.
+      if (identity.user.guest === true) await fastify.lifetimes.revokeUser(identity.user.id)
       request.log.info({ event: 'token_revoked', userId: identity.user.id }, 'signed out: token revoked')
       return reply.code(204).send()
     }

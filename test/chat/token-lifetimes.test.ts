@@ -72,26 +72,40 @@ t.test('auth:refresh: a fresh token for the same user keeps the socket; another 
 })
 
 t.test(
-  'signing out revokes the token: refused from now on, its sockets cut, the user’s other tokens live',
+  'signing out revokes the token: refused from now on, its sockets cut; a guest’s other tokens end too, not another user’s',
   async (t) => {
     const { url } = await startApp(t)
-    const alice = await guest(t, url, 'Alice')
-    const sameToken = await connect(client(t, url, alice.token))
-    const otherToken = tokenFor(alice.user.id, 'Alice', 60_000, { jti: 'another-session' })
-    const otherSession = await connect(client(t, url, otherToken))
-    const cuts = [cutOff(alice.socket), cutOff(sameToken)]
-    t.equal((await api(url, alice.token, 'DELETE', '/api/session')).status, 204)
+    // Someone signed in by the operator's provider (here an own token without the guest mark).
+    const session = tokenFor('pat', 'Pat', 60_000, { jti: 'pat-laptop' })
+    const laptop = await connect(client(t, url, session))
+    const sameToken = await connect(client(t, url, session))
+    const otherToken = tokenFor('pat', 'Pat', 60_000, { jti: 'pat-phone' })
+    const phone = await connect(client(t, url, otherToken))
+    const cuts = [cutOff(laptop), cutOff(sameToken)]
+    t.equal((await api(url, session, 'DELETE', '/api/session')).status, 204)
     t.same(await Promise.all(cuts), [
       { code: 'TOKEN_REVOKED', reason: 'io server disconnect' },
       { code: 'TOKEN_REVOKED', reason: 'io server disconnect' }
     ])
-    t.equal((await api(url, alice.token, 'GET', '/api/me/rooms')).status, 401, 'the token is refused over HTTP')
-    t.equal(await refusal(client(t, url, alice.token)), 'UNAUTHORIZED', 'and by sockets')
-    t.equal(otherSession.connected, true, 'a socket of another token of the user stays')
+    t.equal((await api(url, session, 'GET', '/api/me/rooms')).status, 401, 'the token is refused over HTTP')
+    t.equal(await refusal(client(t, url, session)), 'UNAUTHORIZED', 'and by sockets')
+    t.equal(phone.connected, true, 'a socket of another token of the user stays')
     t.equal((await api(url, otherToken, 'GET', '/api/me/rooms')).status, 200, 'and that token works')
-    t.equal((await api(url, alice.token, 'DELETE', '/api/session')).status, 401, 'signing out twice: already refused')
-    const refresh = await request(otherSession, 'auth:refresh', { token: alice.token })
+    t.equal((await api(url, session, 'DELETE', '/api/session')).status, 401, 'signing out twice: already refused')
+    const refresh = await request(phone, 'auth:refresh', { token: session })
     t.equal(refresh.error?.code, 'UNAUTHORIZED', 'a revoked token cannot be refreshed onto a socket')
+
+    const alice = await guest(t, url, 'Alice')
+    const older = (await api(url, alice.token, 'POST', '/api/session/refresh')).body.token as string
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const current = (await api(url, alice.token, 'POST', '/api/session/refresh')).body.token as string
+    const guestCut = cutOff(alice.socket)
+    t.equal((await api(url, current, 'DELETE', '/api/session')).status, 204, 'a guest signs out')
+    t.equal((await guestCut).code, 'TOKEN_REVOKED', 'the socket of the first token is cut too')
+    for (const token of [alice.token, older, current]) {
+      t.equal((await api(url, token, 'GET', '/api/me/rooms')).status, 401, 'every token of the guest ends')
+    }
+    t.equal(phone.connected, true, 'nobody else is cut')
   }
 )
 

@@ -131,6 +131,10 @@ t.test('roles: what an owner, a moderator and a member may do', async (t) => {
     { id: bob.user.id, name: 'Bob', role: 'moderator' },
     { id: carol.user.id, role: 'member' }
   ])
+  t.ok(
+    list.body.members.every((m: { guest?: boolean }) => m.guest === true),
+    'guests are marked as guests in the member list'
+  )
   const strangers = await api(url, mallory.token, 'GET', `/api/rooms/${room}/members`)
   const madeUp = await api(url, mallory.token, 'GET', '/api/rooms/p.AAAAAAAAAAAAAAAAAAAAAAAA/members')
   t.equal(strangers.status, 403, "a stranger reads no private room's members")
