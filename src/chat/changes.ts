@@ -3,29 +3,7 @@
 // removed user's sockets are out of the room's broadcast everywhere by then).
 import { ChatError } from '../errors.js'
 import type { ChatServer } from './chat-service.js'
-import type { InterServerEvents, MembershipChange } from './protocol.js'
-
-/**
- * Tells every other node and waits for each to confirm; rejects UNAVAILABLE when one did not in
- * time (the cluster adapter waits 5 s for the nodes its heartbeats know of). What it told was
- * recorded before and applied wherever it was confirmed: the caller may retry.
- */
-export async function confirmOnEveryNode<E extends keyof InterServerEvents>(
-  io: ChatServer,
-  event: E,
-  payload: Parameters<InterServerEvents[E]>[0],
-  what: string
-): Promise<void> {
-  let results: Array<'ok' | 'failed'>
-  try {
-    results = await (io.serverSideEmitWithAck as (e: E, p: unknown) => Promise<Array<'ok' | 'failed'>>)(event, payload)
-  } catch {
-    results = ['failed']
-  }
-  if (results.some((r) => r !== 'ok')) {
-    throw new ChatError('UNAVAILABLE', `The ${what} was recorded, but not every node confirmed it in time; retry`)
-  }
-}
+import type { MembershipChange } from './protocol.js'
 
 export class MembershipChanges {
   constructor(
@@ -49,6 +27,16 @@ export class MembershipChanges {
    */
   async publish(change: MembershipChange): Promise<void> {
     await this.apply(change)
-    if (this.clustered) await confirmOnEveryNode(this.io, 'membership', change, 'change')
+    if (!this.clustered) return
+    let results: Array<'ok' | 'failed'>
+    try {
+      // The cluster adapter waits 5 s for the nodes its heartbeats know of.
+      results = await this.io.serverSideEmitWithAck('membership', change)
+    } catch {
+      results = ['failed']
+    }
+    if (results.some((r) => r !== 'ok')) {
+      throw new ChatError('UNAVAILABLE', 'The change was recorded, but not every node confirmed it in time; retry')
+    }
   }
 }

@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto'
 import { ChatError } from '../errors.js'
 import type { Identity } from '../plugins/auth.js'
-import { confirmOnEveryNode } from './changes.js'
 import type { ChatServer, ChatSocket } from './chat-service.js'
 import type { ErrorCode, RefreshPayload, RefreshResult, Revocation } from './protocol.js'
 import { userRoom } from './socket-rooms.js'
@@ -192,7 +191,16 @@ export class TokenLifetimes {
 
   private async publish(revocation: Revocation): Promise<void> {
     this.apply(revocation)
-    if (this.deps.clustered) await confirmOnEveryNode(this.deps.io, 'revocation', revocation, 'revocation')
+    if (!this.deps.clustered) return
+    let results: Array<'ok' | 'failed'>
+    try {
+      results = await this.deps.io.serverSideEmitWithAck('revocation', revocation)
+    } catch {
+      results = ['failed']
+    }
+    if (results.some((r) => r !== 'ok')) {
+      throw new ChatError('UNAVAILABLE', 'The revocation was recorded, but not every node confirmed it in time; retry')
+    }
   }
 
   /** This node's part: the revocation known, the sockets that used what it names cut. */
